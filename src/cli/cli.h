@@ -1,0 +1,17 @@
+#ifndef MT_CLI_H
+#define MT_CLI_H
+
+/*
+ * Sub-commands of the mero-tee CLI.  Each returns the process exit status:
+ * 0 success, 1 the input was checked and refused (verification failed),
+ * 2 unusable arguments or unreadable files.
+ */
+#define MT_EXIT_OK 0
+#define MT_EXIT_FAIL 1
+#define MT_EXIT_USAGE 2
+
+int mt_cmd_quote(int argc, char **argv);      /* quote parse | quote verify */
+int mt_cmd_collateral(int argc, char **argv); /* collateral fetch */
+int mt_cmd_bench(int argc, char **argv);      /* bench verify */
+
+#endif

@@ -1,0 +1,46 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} commands[] = {
+    {"quote", mt_cmd_quote, "parse FILE [--hex] | verify QUOTE --collateral FILE --now UNIX"},
+    {"collateral", mt_cmd_collateral, "fetch QUOTE --pccs URL [--out FILE]"},
+    {"bench", mt_cmd_bench, "verify --quote Q --collateral C --now T [--seconds S]"},
+};
+
+static void
+usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f, "usage: mero-tee COMMAND ...\n");
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  mero-tee %s %s\n", commands[i].name, commands[i].summary);
+}
+
+int
+main(int argc, char **argv)
+{
+    size_t i;
+
+    if (argc < 2) {
+        usage(stderr);
+        return MT_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return MT_EXIT_OK;
+    }
+    for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "mero-tee: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return MT_EXIT_USAGE;
+}

@@ -1,0 +1,148 @@
+/*
+ * The one table of errors (STYLE.md section 4 item 1).  Each row is
+ *   X(ENUM, "stable_code", http_status, "reference_tag", "message")
+ * The stable code is what JSON output and logs carry; it never changes once
+ * released.  The reference tag is the mero-kms-phala error tag
+ * (mero-tee-reference.md section 1.8) used when the error reaches an HTTP
+ * client; rows that never do carry "".  Rows are grouped by category.
+ *
+ * Verification messages quote dcap-qvl's wording where it has one
+ * (dcap-verify.md section 2), so operators can match them to upstream issues.
+ */
+
+/* general */
+X(MT_OK, "ok", 200, "", "ok")
+X(MT_ERR_NOMEM, "out_of_memory", 500, "", "out of memory")
+X(MT_ERR_TOO_LARGE, "too_large", 413, "", "input exceeds its size limit")
+X(MT_ERR_TRUNCATED, "truncated", 400, "", "input is truncated")
+X(MT_ERR_TRAILING, "trailing_data", 400, "", "unexpected trailing data")
+X(MT_ERR_HEX, "bad_hex", 400, "", "invalid hexadecimal")
+X(MT_ERR_BASE64, "bad_base64", 400, "", "invalid base64")
+X(MT_ERR_JSON, "bad_json", 400, "", "malformed JSON")
+X(MT_ERR_JSON_FIELD, "bad_json_field", 422, "", "missing or mistyped JSON field")
+X(MT_ERR_IO, "io_error", 500, "", "input/output error")
+X(MT_ERR_ARG, "bad_argument", 400, "", "invalid argument")
+X(MT_ERR_TIME, "bad_time", 400, "", "invalid or out-of-range time")
+X(MT_ERR_CRYPTO, "crypto_error", 500, "", "cryptographic library failure")
+X(MT_ERR_INTERNAL, "internal_error", 500, "", "internal error")
+X(MT_ERR_NETWORK, "network_error", 502, "", "network request failed")
+X(MT_ERR_HTTP_STATUS, "http_status", 502, "", "unexpected HTTP status")
+
+/* quote parsing; dcap-verify.md section 1 */
+X(MT_ERR_QUOTE_DECODE, "quote_decode", 401, "attestation_verification_failed",
+  "Failed to decode quote")
+X(MT_ERR_QUOTE_VERSION, "quote_version", 401, "attestation_verification_failed",
+  "Unsupported quote version")
+X(MT_ERR_QUOTE_KEY_TYPE, "quote_key_type", 401, "attestation_verification_failed",
+  "Unsupported DCAP attestation key type")
+X(MT_ERR_QUOTE_TEE_TYPE, "quote_tee_type", 401, "attestation_verification_failed",
+  "Unsupported TEE type for the quote version")
+X(MT_ERR_QUOTE_VENDOR, "quote_vendor_id", 401, "attestation_verification_failed",
+  "Unknown QE vendor ID")
+X(MT_ERR_QUOTE_BODY_TYPE, "quote_body_type", 401, "attestation_verification_failed",
+  "Unsupported quote body type")
+X(MT_ERR_QUOTE_BODY_SIZE, "quote_body_size", 401, "attestation_verification_failed",
+  "Quote body size does not match its body type")
+X(MT_ERR_QUOTE_CERT_TYPE, "quote_cert_type", 401, "attestation_verification_failed",
+  "Unsupported DCAP PCK cert format")
+X(MT_ERR_QUOTE_QE_AUTH_LEN, "quote_qe_auth_len", 401, "attestation_verification_failed",
+  "Invalid QE auth data length")
+X(MT_ERR_QUOTE_MOCK_SHORT, "mock_quote_short", 401, "attestation_verification_failed",
+  "Mock quote too short")
+
+/* collateral; dcap-verify.md section 3 */
+X(MT_ERR_COLLATERAL_FORMAT, "collateral_format", 401, "attestation_verification_failed",
+  "Collateral is malformed")
+X(MT_ERR_PEM, "pem_format", 401, "attestation_verification_failed",
+  "Malformed PEM certificate chain")
+X(MT_ERR_TCB_INFO_FORMAT, "tcb_info_format", 401, "attestation_verification_failed",
+  "Failed to decode TcbInfo")
+X(MT_ERR_QE_IDENTITY_FORMAT, "qe_identity_format", 401, "attestation_verification_failed",
+  "Failed to decode QE Identity")
+
+/* verification; dcap-verify.md section 2, in verification order */
+X(MT_ERR_ROOT_PIN, "untrusted_root", 401, "attestation_verification_failed",
+  "Certificate chain does not end at the pinned root")
+X(MT_ERR_ROOT_CRL, "root_crl", 401, "attestation_verification_failed",
+  "Root CA CRL is invalid, expired or revokes the root")
+X(MT_ERR_TCB_INFO_NOT_YET_VALID, "tcb_info_not_yet_valid", 401,
+  "attestation_verification_failed", "TCBInfo issue date is in the future")
+X(MT_ERR_TCB_INFO_EXPIRED, "tcb_info_expired", 401, "attestation_verification_failed",
+  "TCBInfo expired")
+X(MT_ERR_TCB_INFO_CHAIN, "tcb_info_chain", 401, "attestation_verification_failed",
+  "Failed to verify the TCB Info signing chain")
+X(MT_ERR_TCB_INFO_SIGNATURE, "tcb_info_signature", 401, "attestation_verification_failed",
+  "Signature is invalid for tcb_info in quote_collateral")
+X(MT_ERR_QE_IDENTITY_NOT_YET_VALID, "qe_identity_not_yet_valid", 401,
+  "attestation_verification_failed", "QE Identity issue date is in the future")
+X(MT_ERR_QE_IDENTITY_EXPIRED, "qe_identity_expired", 401, "attestation_verification_failed",
+  "QE Identity expired")
+X(MT_ERR_QE_IDENTITY_CHAIN, "qe_identity_chain", 401, "attestation_verification_failed",
+  "Failed to verify the QE Identity signing chain")
+X(MT_ERR_QE_IDENTITY_SIGNATURE, "qe_identity_signature", 401,
+  "attestation_verification_failed", "Signature is invalid for qe_identity in quote_collateral")
+X(MT_ERR_QE_IDENTITY_TYPE, "qe_identity_type_mismatch", 401, "attestation_verification_failed",
+  "Unsupported QE Identity id/version for the quote TEE type")
+X(MT_ERR_PCK_CHAIN, "pck_chain", 401, "attestation_verification_failed",
+  "Failed to verify certificate chain")
+X(MT_ERR_PCK_CRL_EXPIRED, "pck_crl_expired", 401, "attestation_verification_failed",
+  "Failed to verify certificate chain: PCK CRL expired")
+X(MT_ERR_PCK_CRL_NOT_YET_VALID, "pck_crl_not_yet_valid", 401,
+  "attestation_verification_failed", "Failed to verify certificate chain: PCK CRL not yet valid")
+X(MT_ERR_PCK_CRL_NOT_AUTHORITATIVE, "pck_crl_not_authoritative", 401,
+  "attestation_verification_failed",
+  "Failed to verify certificate chain: no authoritative CRL (unknown revocation status)")
+X(MT_ERR_PCK_CRL_SIGNATURE, "pck_crl_signature", 401, "attestation_verification_failed",
+  "Failed to verify certificate chain: CRL signature invalid")
+X(MT_ERR_CERT_REVOKED, "cert_revoked", 401, "attestation_verification_failed",
+  "Failed to verify certificate chain: certificate revoked")
+X(MT_ERR_CERT_EXPIRED, "cert_expired", 401, "attestation_verification_failed",
+  "Failed to verify certificate chain: certificate expired or not yet valid")
+X(MT_ERR_CA_AS_LEAF, "ca_used_as_end_entity", 401, "attestation_verification_failed",
+  "CaUsedAsEndEntity: a CA certificate is used as the leaf")
+X(MT_ERR_PCK_EXTENSION, "pck_extension", 401, "attestation_verification_failed",
+  "Invalid Intel SGX extension in the PCK certificate")
+X(MT_ERR_QE_REPORT_SIGNATURE, "qe_report_signature", 401, "attestation_verification_failed",
+  "Signature is invalid for qe_report in quote")
+X(MT_ERR_QE_REPORT_HASH, "qe_report_hash", 401, "attestation_verification_failed",
+  "QE report hash mismatch")
+X(MT_ERR_QE_MRSIGNER, "qe_mrsigner", 401, "attestation_verification_failed",
+  "QE MRSIGNER mismatch")
+X(MT_ERR_QE_DEBUG, "qe_debug", 401, "attestation_verification_failed",
+  "QE report has the DEBUG attribute")
+X(MT_ERR_QE_ISVPRODID, "qe_isvprodid", 401, "attestation_verification_failed",
+  "QE ISVPRODID mismatch")
+X(MT_ERR_QE_MISCSELECT, "qe_miscselect", 401, "attestation_verification_failed",
+  "QE MISCSELECT mismatch")
+X(MT_ERR_QE_ATTRIBUTES, "qe_attributes", 401, "attestation_verification_failed",
+  "QE ATTRIBUTES mismatch")
+X(MT_ERR_QE_ISVSVN, "qe_isvsvn_below_minimum", 401, "attestation_verification_failed",
+  "QE ISVSVN is below minimum")
+X(MT_ERR_QUOTE_SIGNATURE, "quote_signature", 401, "attestation_verification_failed",
+  "ISV enclave report signature is invalid")
+X(MT_ERR_FMSPC_MISMATCH, "fmspc_mismatch", 401, "attestation_verification_failed",
+  "Fmspc mismatch")
+X(MT_ERR_PCEID_MISMATCH, "pceid_mismatch", 401, "attestation_verification_failed",
+  "PCE-ID mismatch between the PCK certificate and TCB Info")
+X(MT_ERR_TCB_INFO_TYPE, "tcb_info_type_mismatch", 401, "attestation_verification_failed",
+  "Unsupported TCB Info id/version for the quote TEE type")
+X(MT_ERR_SGX_COMPONENTS, "sgx_component_count", 401, "attestation_verification_failed",
+  "SGX component count mismatch")
+X(MT_ERR_TDX_COMPONENTS, "tdx_component_count", 401, "attestation_verification_failed",
+  "TDX component count mismatch")
+X(MT_ERR_NO_TCB_LEVEL, "no_tcb_level", 401, "attestation_verification_failed",
+  "No matching TCB level found")
+X(MT_ERR_TDX_MODULE, "tdx_module", 401, "attestation_verification_failed",
+  "TDX module identity mismatch")
+X(MT_ERR_TDX_MODULE_ISVSVN, "tdx_module_isvsvn_below_minimum", 401,
+  "attestation_verification_failed", "TDX module ISVSVN is below minimum")
+X(MT_ERR_TCB_REVOKED, "tcb_revoked", 401, "attestation_verification_failed",
+  "TCB status is invalid: Revoked")
+X(MT_ERR_DEBUG_ENABLED, "debug_enabled", 401, "attestation_verification_failed",
+  "Debug mode is enabled")
+X(MT_ERR_TD_RESERVED_BITS, "td_reserved_bits", 401, "attestation_verification_failed",
+  "Reserved bits in TD attributes are set")
+X(MT_ERR_SEPT_VE_DISABLE, "sept_ve_disable_clear", 401, "attestation_verification_failed",
+  "SEPT_VE_DISABLE is not enabled")
+X(MT_ERR_MR_SERVICE_TD, "mr_service_td", 401, "attestation_verification_failed",
+  "Invalid MR service TD")
