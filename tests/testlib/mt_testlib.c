@@ -1,0 +1,129 @@
+#include "mt_testlib.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/mt_alloc.h"
+#include "util/mt_buf.h"
+#include "util/mt_file.h"
+#include "util/mt_hex.h"
+
+const char *
+mt_test_shared_dir(void)
+{
+    const char *env = getenv("MT_SHARED_DIR");
+
+    return env != NULL && env[0] != '\0' ? env : MT_SHARED_DIR;
+}
+
+void
+mt_test_require_shared(void)
+{
+    char path[4096];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/vectors/dcap/manifest.json", mt_test_shared_dir());
+    if (stat(path, &st) != 0)
+        fail_msg("the shared test data folder is absent: %s not found (it must sit beside the "
+                 "checkout as ../shared, or set MT_SHARED_DIR)",
+                 path);
+}
+
+uint8_t *
+mt_test_read_file(const char *path, size_t *len)
+{
+    uint8_t *b = NULL;
+    mt_err e;
+
+    e = mt_file_read(path, 64u * 1024u * 1024u, &b, len);
+    if (e != MT_OK)
+        fail_msg("cannot read %s: %s", path, mt_err_message(e));
+    return b;
+}
+
+uint8_t *
+mt_test_read_shared(const char *rel, size_t *len)
+{
+    char path[4096];
+
+    mt_test_require_shared();
+    snprintf(path, sizeof(path), "%s/%s", mt_test_shared_dir(), rel);
+    return mt_test_read_file(path, len);
+}
+
+json_t *
+mt_test_load_shared_json(const char *rel)
+{
+    json_error_t jerr;
+    uint8_t *b;
+    size_t len;
+    json_t *j;
+
+    b = mt_test_read_shared(rel, &len);
+    j = json_loadb((const char *)b, len, 0, &jerr);
+    mt_free(b);
+    if (j == NULL)
+        fail_msg("%s: malformed JSON at line %d: %s", rel, jerr.line, jerr.text);
+    return j;
+}
+
+const char *
+mt_test_hex(const uint8_t *b, size_t n)
+{
+    static char buf[2 * 4096 + 1];
+
+    if (n > 4096)
+        n = 4096;
+    mt_hex_encode(b, n, buf);
+    return buf;
+}
+
+int
+mt_test_run_cli(char **out, const char *arg, ...)
+{
+    const char *argv[64];
+    struct mt_buf buf;
+    char chunk[4096];
+    va_list ap;
+    int fds[2], status, n = 0;
+    ssize_t r;
+    pid_t pid;
+
+    argv[n++] = MT_CLI_PATH;
+    va_start(ap, arg);
+    for (const char *a = arg; a != NULL && n < 63; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    if (pipe(fds) != 0)
+        return -1;
+    pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(MT_CLI_PATH, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    mt_buf_init(&buf, 16u * 1024u * 1024u);
+    while ((r = read(fds[0], chunk, sizeof(chunk))) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 || mt_buf_append(&buf, chunk, (size_t)r) != MT_OK)
+            break;
+    }
+    close(fds[0]);
+    if (buf.p == NULL && mt_buf_append(&buf, "", 0) != MT_OK)
+        return -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    *out = (char *)mt_buf_take(&buf, NULL);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}

@@ -1,0 +1,51 @@
+#ifndef MT_TESTLIB_H
+#define MT_TESTLIB_H
+
+/*
+ * Helpers shared by the unit tests.  cmocka must be included by the test
+ * first (it needs stdarg/stddef/setjmp).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "util/mt_err.h"
+
+/* Assert that an expression returns exactly the given mt_err, naming both on failure. */
+#define EXPECT_ERR(expr, want)                                                                     \
+    do {                                                                                           \
+        mt_err mt_got_ = (expr);                                                                   \
+        if (mt_got_ != (want))                                                                     \
+            fail_msg("%s: got %s, want %s", #expr, mt_err_code(mt_got_), mt_err_code(want));       \
+    } while (0)
+#define EXPECT_OK(expr) EXPECT_ERR(expr, MT_OK)
+
+/*
+ * The shared/ folder beside the checkout.  Tests that need it call
+ * mt_test_require_shared() first: it FAILS (never skips) with a message
+ * saying the folder is absent.
+ */
+const char *mt_test_shared_dir(void);
+void mt_test_require_shared(void);
+
+/* Read a file below shared/ (path relative to it); fails the test if unreadable. */
+uint8_t *mt_test_read_shared(const char *rel, size_t *len);
+/* Read any file; fails the test if unreadable.  NUL-terminated; free with mt_free. */
+uint8_t *mt_test_read_file(const char *path, size_t *len);
+/* Parse a JSON file below shared/; fails the test if unreadable or malformed. */
+json_t *mt_test_load_shared_json(const char *rel);
+
+/* Hex of b as a static buffer (tests only; not reentrant). */
+const char *mt_test_hex(const uint8_t *b, size_t n);
+
+/*
+ * Run the built CLI with arguments (NULL-terminated), capturing stdout into
+ * *out (mt_free) and returning its exit status (or -1).
+ */
+int mt_test_run_cli(char **out, const char *arg, ...);
+
+#endif
