@@ -1,12 +1,11 @@
 #include "dcap/pck.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
-
-#define SGX_EXT_OID "1.2.840.113741.1.13.1"
 
 /* Members of the SGX extension we require, as bits of a "seen" mask. */
 enum {
@@ -24,26 +23,39 @@ mt_pck_ca_name(enum mt_pck_ca ca)
     return ca == MT_PCK_CA_PLATFORM ? "platform" : "processor";
 }
 
+/* DER contents of OID 1.2.840.113741.1.13.1, the Intel SGX extension. */
+static const uint8_t sgx_ext_oid[] = {0x2a, 0x86, 0x48, 0x86, 0xf8, 0x4d, 0x01, 0x0d, 0x01};
+
 /*
- * The OID arc below 1.2.840.113741.1.13.1 as text ("4", "2.17"), or "" when
- * the OID is outside the SGX extension.
+ * The arcs below the SGX extension OID as text ("4", "2.17"), or 0 when the
+ * OID is outside it.  Works on the DER bytes: OBJ_obj2txt costs more than
+ * the rest of the parse.
  */
 static int
 sub_arc(const ASN1_OBJECT *obj, char *out, size_t size)
 {
-    char txt[128];
-    size_t plen = sizeof(SGX_EXT_OID) - 1;
-    int n;
+    const unsigned char *d = OBJ_get0_data(obj);
+    size_t n = OBJ_length(obj), i, used = 0;
+    unsigned long arc = 0;
+    int w;
 
-    n = OBJ_obj2txt(txt, sizeof(txt), obj, 1);
-    if (n <= 0 || (size_t)n >= sizeof(txt))
+    if (d == NULL || n <= sizeof(sgx_ext_oid) ||
+        memcmp(d, sgx_ext_oid, sizeof(sgx_ext_oid)) != 0)
         return 0;
-    if (strncmp(txt, SGX_EXT_OID ".", plen + 1) != 0)
-        return 0;
-    if (strlen(txt + plen + 1) >= size)
-        return 0;
-    memcpy(out, txt + plen + 1, strlen(txt + plen + 1) + 1);
-    return 1;
+    for (i = sizeof(sgx_ext_oid); i < n; i++) {
+        if (arc > 0xffffff)
+            return 0;
+        arc = arc << 7 | (d[i] & 0x7fu);
+        if (d[i] & 0x80)
+            continue;
+        w = snprintf(out + used, size - used, "%s%lu", used == 0 ? "" : ".", arc);
+        if (w < 0 || (size_t)w >= size - used)
+            return 0;
+        used += (size_t)w;
+        arc = 0;
+    }
+    /* An OID may not end inside a multi-byte arc. */
+    return arc == 0 && (d[n - 1] & 0x80) == 0 && used > 0;
 }
 
 /* A SEQUENCE { OID, value } element; both out pointers borrow from the stack. */
@@ -219,7 +231,7 @@ mt_pck_info_parse(X509 *leaf, struct mt_pck_info *out)
 {
     STACK_OF(ASN1_TYPE) *seq = NULL, *pair = NULL;
     struct mt_pck_info info;
-    ASN1_OBJECT *oid = NULL;
+    const ASN1_OBJECT *oid;
     X509_EXTENSION *ext;
     const ASN1_OCTET_STRING *data;
     const unsigned char *p;
@@ -231,12 +243,17 @@ mt_pck_info_parse(X509 *leaf, struct mt_pck_info *out)
 
     memset(&info, 0, sizeof(info));
     MT_GUARD(ca_type(leaf, &info.ca));
-    oid = OBJ_txt2obj(SGX_EXT_OID, 1);
-    MT_ENSURE(oid != NULL, MT_ERR_NOMEM);
-    idx = X509_get_ext_by_OBJ(leaf, oid, -1);
-    MT_ENSURE_GOTO(idx >= 0, MT_ERR_PCK_EXTENSION, e, out);
-    /* Exactly once. */
-    MT_ENSURE_GOTO(X509_get_ext_by_OBJ(leaf, oid, idx) < 0, MT_ERR_PCK_EXTENSION, e, out);
+    idx = -1;
+    for (i = 0; i < X509_get_ext_count(leaf); i++) {
+        oid = X509_EXTENSION_get_object(X509_get_ext(leaf, i));
+        if ((size_t)OBJ_length(oid) != sizeof(sgx_ext_oid) ||
+            memcmp(OBJ_get0_data(oid), sgx_ext_oid, sizeof(sgx_ext_oid)) != 0)
+            continue;
+        /* Exactly once. */
+        MT_ENSURE(idx < 0, MT_ERR_PCK_EXTENSION);
+        idx = i;
+    }
+    MT_ENSURE(idx >= 0, MT_ERR_PCK_EXTENSION);
     ext = X509_get_ext(leaf, idx);
     data = X509_EXTENSION_get_data(ext);
     p = ASN1_STRING_get0_data(data);
@@ -263,6 +280,5 @@ mt_pck_info_parse(X509 *leaf, struct mt_pck_info *out)
 out:
     sk_ASN1_TYPE_pop_free(pair, ASN1_TYPE_free);
     sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
-    ASN1_OBJECT_free(oid);
     return e;
 }

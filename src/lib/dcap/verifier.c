@@ -1,5 +1,6 @@
 #include "dcap/verifier.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -7,6 +8,35 @@
 #include "dcap/x509.h"
 #include "util/mt_alloc.h"
 #include "util/mt_limits.h"
+
+/*
+ * The built-in Intel root, decoded once per process.  It is part of the
+ * program, not verification state: decoding a certificate costs OpenSSL 3.0
+ * more than an ECDSA verification, and every verifier (one per KMS worker,
+ * one per CLI run) pins the same bytes.  Immutable after pthread_once;
+ * X509 reference counting is thread-safe.
+ */
+static pthread_once_t intel_root_once = PTHREAD_ONCE_INIT;
+static X509 *intel_root;
+
+static void
+intel_root_decode(void)
+{
+    if (mt_x509_from_der(mt_intel_root_der, mt_intel_root_der_len, &intel_root) != MT_OK)
+        intel_root = NULL;
+}
+
+static mt_err
+root_decode(const uint8_t *der, size_t der_len, X509 **out)
+{
+    if (der != mt_intel_root_der)
+        return mt_x509_from_der(der, der_len, out);
+    MT_ENSURE(pthread_once(&intel_root_once, intel_root_decode) == 0, MT_ERR_INTERNAL);
+    MT_ENSURE(intel_root != NULL, MT_ERR_INTERNAL);
+    MT_ENSURE(X509_up_ref(intel_root) == 1, MT_ERR_CRYPTO);
+    *out = intel_root;
+    return MT_OK;
+}
 
 mt_err
 mt_verifier_new(const struct mt_verifier_opts *opts, struct mt_verifier **out)
@@ -31,7 +61,11 @@ mt_verifier_new(const struct mt_verifier_opts *opts, struct mt_verifier **out)
     }
     v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
     MT_ENSURE_GOTO(v->sha256 != NULL, MT_ERR_CRYPTO, e, out);
-    MT_GUARD_GOTO(mt_x509_from_der(der, der_len, &v->root), e, out);
+    MT_GUARD_GOTO(root_decode(der, der_len, &v->root), e, out);
+    v->root_der = mt_malloc(der_len);
+    MT_ENSURE_GOTO(v->root_der != NULL, MT_ERR_NOMEM, e, out);
+    memcpy(v->root_der, der, der_len);
+    v->root_der_len = der_len;
     MT_GUARD_GOTO(mt_x509_sha256(v->root, digest), e, out);
     v->intel_root = CRYPTO_memcmp(digest, mt_intel_root_sha256, 32) == 0;
     /* The built-in bytes must match their pin: a damaged binary must not verify. */
@@ -54,6 +88,7 @@ mt_verifier_free(struct mt_verifier *v)
     mt_cache_clear(&v->cache);
     X509_STORE_free(v->store);
     X509_free(v->root);
+    mt_free(v->root_der);
     EVP_MD_free(v->sha256);
     mt_free(v);
 }
@@ -71,28 +106,30 @@ mt_verifier_clear_cache(struct mt_verifier *v)
 }
 
 mt_err
-mt_verifier_hash(struct mt_verifier *v, const char *tag, const void *a, size_t alen,
-                 const void *b, size_t blen, const void *c, size_t clen, const void *d,
-                 size_t dlen, uint8_t out[32])
+mt_verifier_pem_chain(struct mt_verifier *v, const char *pem, size_t len, STACK_OF(X509) **out)
 {
-    const void *parts[4] = {a, b, c, d};
-    size_t lens[4] = {alen, blen, clen, dlen}, i;
+    return mt_pem_chain_parse_known(pem, len, v->root, v->root_der, v->root_der_len, out);
+}
+
+mt_err
+mt_verifier_hash(struct mt_verifier *v, const char *tag, const struct mt_hash_part *parts,
+                 size_t num_parts, uint8_t out[32])
+{
     EVP_MD_CTX *md;
-    uint64_t n;
     uint8_t len_le[8];
+    size_t i, k;
     int ok;
 
     md = EVP_MD_CTX_new();
     MT_ENSURE(md != NULL, MT_ERR_NOMEM);
     ok = EVP_DigestInit_ex(md, v->sha256, NULL) == 1 &&
          EVP_DigestUpdate(md, tag, strlen(tag) + 1) == 1;
-    for (i = 0; ok && i < 4; i++) {
+    for (i = 0; ok && i < num_parts; i++) {
         /* Length-prefix every part so that no two inputs share a key. */
-        n = parts[i] == NULL ? 0 : lens[i];
-        for (size_t k = 0; k < 8; k++)
-            len_le[k] = (uint8_t)(n >> (8 * k));
+        for (k = 0; k < 8; k++)
+            len_le[k] = (uint8_t)((uint64_t)parts[i].len >> (8 * k));
         ok = EVP_DigestUpdate(md, len_le, 8) == 1 &&
-             (n == 0 || EVP_DigestUpdate(md, parts[i], n) == 1);
+             (parts[i].len == 0 || EVP_DigestUpdate(md, parts[i].p, parts[i].len) == 1);
     }
     ok = ok && EVP_DigestFinal_ex(md, out, NULL) == 1;
     EVP_MD_CTX_free(md);

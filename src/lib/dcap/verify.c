@@ -25,6 +25,8 @@ struct vstate {
     struct mt_verdict *out;
     X509_CRL *root_crl;    /* borrowed from the cache */
     uint8_t root_crl_key[32];
+    const char *last_chain_pem; /* the signing chain hashed last, and its key */
+    uint8_t last_chain_key[32];
     int64_t lo, hi;        /* validity window of everything relied on */
 };
 
@@ -40,6 +42,10 @@ window_narrow(struct vstate *s, int64_t nb, int64_t na)
 /* Cached values. */
 struct root_crl_val {
     X509_CRL *crl;
+};
+
+struct chain_val {
+    STACK_OF(X509) *chain;
 };
 
 struct signed_doc_val {
@@ -65,6 +71,15 @@ root_crl_val_free(void *p)
 
     X509_CRL_free(r->crl);
     mt_free(r);
+}
+
+static void
+chain_val_free(void *p)
+{
+    struct chain_val *c = p;
+
+    sk_X509_pop_free(c->chain, X509_free);
+    mt_free(c);
 }
 
 static void
@@ -117,8 +132,9 @@ step_root_crl(struct vstate *s)
     int64_t this_upd, next_upd;
     mt_err e = MT_OK;
 
-    MT_GUARD(mt_verifier_hash(v, "root-crl", s->col->root_ca_crl, s->col->root_ca_crl_len, NULL, 0,
-                              NULL, 0, NULL, 0, s->root_crl_key));
+    const struct mt_hash_part parts[] = {{s->col->root_ca_crl, s->col->root_ca_crl_len}};
+
+    MT_GUARD(mt_verifier_hash(v, "root-crl", parts, 1, s->root_crl_key));
     val = mt_cache_get(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, s->now, &this_upd,
                        &next_upd);
     if (val != NULL)
@@ -205,21 +221,70 @@ doc_free(enum mt_cache_kind kind, void *doc)
         mt_qe_identity_free(doc);
 }
 
+/*
+ * A TCB-signing chain (TCB Info and QE Identity usually share the same
+ * bytes, so the second document finds it cached even in a cold run).
+ */
+static mt_err
+signing_chain(struct vstate *s, const struct doc_spec *d, const uint8_t key[32], X509 **leaf)
+{
+    struct mt_verifier *v = s->v;
+    struct chain_val *val = NULL;
+    STACK_OF(X509) *chain = NULL;
+    int64_t nb, na;
+    char detail[200] = "";
+    mt_err e = MT_OK;
+
+    val = mt_cache_get(&v->cache, MT_CACHE_CHAIN, key, s->now, &nb, &na);
+    if (val != NULL)
+        goto done;
+    e = mt_verifier_pem_chain(v, d->chain_pem, strlen(d->chain_pem), &chain);
+    MT_ENSURE(e == MT_OK, e == MT_ERR_NOMEM ? e : d->chain_err);
+    /* Intel requires exactly TCB Signing + root (2.4 step 4). */
+    e = mt_chain_verify(v, chain, NULL, s->root_crl, s->now, 2, d->chain_err, &nb, &na, detail,
+                        sizeof(detail));
+    MT_ENSURE_GOTO(e == MT_OK, e, e, out);
+    val = mt_calloc(1, sizeof(*val));
+    MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
+    val->chain = chain;
+    chain = NULL;
+    MT_GUARD_GOTO(mt_cache_put(&v->cache, MT_CACHE_CHAIN, key, nb, na, val, chain_val_free), e,
+                  out);
+done:
+    window_narrow(s, nb, na);
+    *leaf = sk_X509_value(val->chain, 0);
+out:
+    if (e != MT_OK && detail[0] != '\0')
+        (void)fail(s, e, detail);
+    sk_X509_pop_free(chain, X509_free);
+    return e;
+}
+
 static mt_err
 step_signed_doc(struct vstate *s, const struct doc_spec *d, void **doc_out)
 {
     struct mt_verifier *v = s->v;
     struct signed_doc_val *val;
-    STACK_OF(X509) *chain = NULL;
     void *doc = NULL;
-    uint8_t key[32];
+    uint8_t key[32], chain_key[32];
     int64_t issue, next, nb, na;
-    char detail[200] = "";
+    X509 *signer = NULL;
     mt_err e = MT_OK;
 
+    struct mt_hash_part chain_parts[] = {{d->chain_pem, strlen(d->chain_pem)},
+                                         {s->root_crl_key, 32}};
+    struct mt_hash_part doc_parts[] = {{d->text, d->text_len}, {d->sig, 64}, {chain_key, 32}};
+
+    /* TCB Info and QE Identity usually share their chain: hash it once. */
+    if (s->last_chain_pem != NULL && strcmp(s->last_chain_pem, d->chain_pem) == 0) {
+        memcpy(chain_key, s->last_chain_key, 32);
+    } else {
+        MT_GUARD(mt_verifier_hash(v, "signing-chain", chain_parts, 2, chain_key));
+        s->last_chain_pem = d->chain_pem;
+        memcpy(s->last_chain_key, chain_key, 32);
+    }
     MT_GUARD(mt_verifier_hash(v, d->kind == MT_CACHE_TCB_INFO ? "tcb-info" : "qe-identity",
-                              d->text, d->text_len, d->sig, 64, d->chain_pem,
-                              strlen(d->chain_pem), s->root_crl_key, 32, key));
+                              doc_parts, 3, key));
     val = mt_cache_get(&v->cache, d->kind, key, s->now, &nb, &na);
     if (val != NULL) {
         window_narrow(s, nb, na);
@@ -229,32 +294,23 @@ step_signed_doc(struct vstate *s, const struct doc_spec *d, void **doc_out)
     MT_GUARD(doc_parse(d, &doc, &issue, &next));
     MT_ENSURE_GOTO(s->now >= issue, d->not_yet_valid, e, out);
     MT_ENSURE_GOTO(s->now <= next, d->expired, e, out);
-    e = mt_pem_chain_parse(d->chain_pem, strlen(d->chain_pem), &chain);
-    MT_ENSURE_GOTO(e == MT_OK, e == MT_ERR_NOMEM ? e : d->chain_err, e, out);
-    /* Intel requires exactly TCB Signing + root (2.4 step 4). */
-    MT_GUARD_GOTO(mt_chain_verify(v, chain, NULL, s->root_crl, s->now, 2, d->chain_err, &nb, &na,
-                                  detail, sizeof(detail)),
-                  e, out);
-    MT_GUARD_GOTO(mt_ecdsa_verify_raw(X509_get0_pubkey(sk_X509_value(chain, 0)),
-                                      (const uint8_t *)d->text, d->text_len, d->sig, d->sig_err),
+    MT_GUARD_GOTO(signing_chain(s, d, chain_key, &signer), e, out);
+    MT_GUARD_GOTO(mt_ecdsa_verify_raw(X509_get0_pubkey(signer), (const uint8_t *)d->text,
+                                      d->text_len, d->sig, d->sig_err),
                   e, out);
     val = mt_calloc(1, sizeof(*val));
     MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
     val->doc = doc;
     val->kind = d->kind;
     doc = NULL;
-    if (issue > nb)
-        nb = issue;
-    if (next < na)
-        na = next;
+    /* The document holds while it is current and its chain holds (s->lo/hi has the chain). */
+    nb = issue > s->lo ? issue : s->lo;
+    na = next < s->hi ? next : s->hi;
     MT_GUARD_GOTO(mt_cache_put(&v->cache, d->kind, key, nb, na, val, signed_doc_val_free), e, out);
     window_narrow(s, nb, na);
     *doc_out = val->doc;
 out:
-    if (e != MT_OK && detail[0] != '\0')
-        (void)fail(s, e, detail);
     doc_free(d->kind, doc);
-    sk_X509_pop_free(chain, X509_free);
     return e;
 }
 
@@ -315,6 +371,8 @@ step_pck(struct vstate *s, struct pck_val **out)
     X509_CRL *pck_crl = NULL;
     const char *pem;
     size_t pem_len;
+    struct mt_hash_part parts[] = {{NULL, 0}, {s->col->pck_crl, s->col->pck_crl_len},
+                                   {s->root_crl_key, 32}};
     uint8_t key[32];
     int64_t nb, na;
     char detail[200] = "";
@@ -329,8 +387,9 @@ step_pck(struct vstate *s, struct pck_val **out)
         pem = (const char *)q->cert_data;
         pem_len = q->cert_data_len;
     }
-    MT_GUARD(mt_verifier_hash(v, "pck", pem, pem_len, s->col->pck_crl, s->col->pck_crl_len,
-                              s->root_crl_key, 32, NULL, 0, key));
+    parts[0].p = pem;
+    parts[0].len = pem_len;
+    MT_GUARD(mt_verifier_hash(v, "pck", parts, 3, key));
     val = mt_cache_get(&v->cache, MT_CACHE_PCK, key, s->now, &nb, &na);
     if (val != NULL) {
         window_narrow(s, nb, na);
@@ -339,7 +398,7 @@ step_pck(struct vstate *s, struct pck_val **out)
     val = mt_calloc(1, sizeof(*val));
     MT_ENSURE(val != NULL, MT_ERR_NOMEM);
     memcpy(val->key, key, 32);
-    e = mt_pem_chain_parse(pem, pem_len, &val->chain);
+    e = mt_verifier_pem_chain(v, pem, pem_len, &val->chain);
     MT_ENSURE_GOTO(e == MT_OK, e == MT_ERR_NOMEM ? e : MT_ERR_PCK_CHAIN, e, out);
     val->leaf = sk_X509_value(val->chain, 0);
     MT_GUARD_GOTO(mt_crl_from_der(s->col->pck_crl, s->col->pck_crl_len, &pck_crl), e, out);
@@ -386,11 +445,13 @@ step_qe_report(struct vstate *s, const struct pck_val *pck, EVP_PKEY **att_key)
     EVP_MD_CTX *md = NULL;
     mt_err e = MT_OK;
 
-    MT_GUARD(mt_verifier_hash(v, "qe-report", pck->key, 32, q->qe_report_raw, MT_SGX_REPORT_SIZE,
-                              q->qe_report_sig, 64, q->att_key, 64, key));
-    /* The QE auth data is part of the binding: hash it into the key too. */
-    MT_GUARD(mt_verifier_hash(v, "qe-report-auth", key, 32, q->qe_auth_data, q->qe_auth_data_len,
-                              NULL, 0, NULL, 0, key));
+    const struct mt_hash_part parts[] = {{pck->key, 32},
+                                         {q->qe_report_raw, MT_SGX_REPORT_SIZE},
+                                         {q->qe_report_sig, 64},
+                                         {q->att_key, 64},
+                                         {q->qe_auth_data, q->qe_auth_data_len}};
+
+    MT_GUARD(mt_verifier_hash(v, "qe-report", parts, 5, key));
     val = mt_cache_get(&v->cache, MT_CACHE_QE_REPORT, key, s->now, &nb, &na);
     if (val != NULL) {
         *att_key = val->att_key;

@@ -2,14 +2,14 @@
 
 #include <string.h>
 
-#include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <openssl/pem.h>
 
 #include "util/mt_alloc.h"
+#include "util/mt_b64.h"
+#include "util/mt_buf.h"
 
 static const char pem_begin[] = "-----BEGIN CERTIFICATE-----";
 static const char pem_end[] = "-----END CERTIFICATE-----";
@@ -33,17 +33,47 @@ find(const char *hay, size_t n, const char *needle)
 }
 
 /*
- * The PEM text is split by hand so that nothing but certificates and
- * whitespace is accepted between blocks (PEM_read_bio_X509 would skip any
- * garbage), then each block is decoded by OpenSSL.
+ * The body of one PEM block: base64 in lines, decoded strictly (our own
+ * decoder; PEM_read_bio_X509 would skip any garbage around the block).
  */
+static mt_err
+pem_body_decode(const char *b, const char *e, uint8_t **der, size_t *der_len)
+{
+    struct mt_buf text;
+    const char *p, *nl;
+    mt_err err;
+
+    mt_buf_init(&text, MT_MAX_CERT_DATA);
+    for (p = b; p < e; p = nl + 1) {
+        nl = memchr(p, '\n', (size_t)(e - p));
+        if (nl == NULL)
+            nl = e;
+        /* Tolerate CRLF line ends, nothing else. */
+        err = mt_buf_append(&text, p, (size_t)(nl - p) - (nl > p && nl[-1] == '\r'));
+        if (err != MT_OK) {
+            mt_buf_free(&text);
+            return err == MT_ERR_NOMEM ? err : MT_ERR_PEM;
+        }
+    }
+    if (text.p == NULL) {
+        mt_buf_free(&text);
+        return MT_ERR_PEM;
+    }
+    err = mt_b64_decode_alloc((const char *)text.p, text.len, MT_MAX_CERT_DATA, der, der_len);
+    mt_buf_free(&text);
+    MT_ENSURE(err == MT_OK, err == MT_ERR_NOMEM ? err : MT_ERR_PEM);
+    return MT_OK;
+}
+
 mt_err
-mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out)
+mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known, const uint8_t *known_der,
+                         size_t known_der_len, STACK_OF(X509) **out)
 {
     STACK_OF(X509) *chain = NULL;
     const char *p = pem, *end = pem + len, *b, *e;
+    uint8_t *der = NULL;
+    size_t der_len;
     X509 *x = NULL;
-    BIO *bio = NULL;
     mt_err err = MT_OK;
 
     /* One trailing NUL is how real quotes end their type-5 data (1.9). */
@@ -59,29 +89,38 @@ mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out)
         MT_ENSURE_GOTO((size_t)(end - p) > sizeof(pem_begin) - 1 &&
                            memcmp(p, pem_begin, sizeof(pem_begin) - 1) == 0,
                        MT_ERR_PEM, err, out);
-        b = p;
+        b = p + sizeof(pem_begin) - 1;
         e = find(b, (size_t)(end - b), pem_end);
         MT_ENSURE_GOTO(e != NULL, MT_ERR_PEM, err, out);
-        e += sizeof(pem_end) - 1;
         MT_ENSURE_GOTO(sk_X509_num(chain) < (int)MT_MAX_CHAIN_CERTS, MT_ERR_PEM, err, out);
-        bio = BIO_new_mem_buf(b, (int)(e - b));
-        MT_ENSURE_GOTO(bio != NULL, MT_ERR_NOMEM, err, out);
-        x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-        MT_ENSURE_GOTO(x != NULL, MT_ERR_PEM, err, out);
+        while (b < e && is_space(*b))
+            b++;
+        MT_GUARD_GOTO(pem_body_decode(b, e, &der, &der_len), err, out);
+        if (known != NULL && der_len == known_der_len &&
+            memcmp(der, known_der, der_len) == 0 && X509_up_ref(known) == 1)
+            x = known;
+        else
+            MT_GUARD_GOTO(mt_x509_from_der(der, der_len, &x), err, out);
+        mt_free(der);
+        der = NULL;
         MT_ENSURE_GOTO(sk_X509_push(chain, x) > 0, MT_ERR_NOMEM, err, out);
         x = NULL;
-        BIO_free(bio);
-        bio = NULL;
-        p = e;
+        p = e + sizeof(pem_end) - 1;
     }
     MT_ENSURE_GOTO(sk_X509_num(chain) > 0, MT_ERR_PEM, err, out);
     *out = chain;
     chain = NULL;
 out:
+    mt_free(der);
     X509_free(x);
-    BIO_free(bio);
     sk_X509_pop_free(chain, X509_free);
     return err;
+}
+
+mt_err
+mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out)
+{
+    return mt_pem_chain_parse_known(pem, len, NULL, NULL, 0, out);
 }
 
 mt_err
@@ -194,19 +233,28 @@ out:
 mt_err
 mt_p256_key_from_raw(const uint8_t xy[64], EVP_PKEY **out)
 {
-    /* SubjectPublicKeyInfo prefix for an uncompressed P-256 point (2.14). */
-    static const uint8_t spki_prefix[27] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-                                            0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
-    uint8_t spki[sizeof(spki_prefix) + 64];
-    const unsigned char *p = spki;
-    EVP_PKEY *k;
+    uint8_t point[65];
+    OSSL_PARAM params[3];
+    EVP_PKEY_CTX *ctx;
+    EVP_PKEY *k = NULL;
+    int ok;
 
-    memcpy(spki, spki_prefix, sizeof(spki_prefix));
-    memcpy(spki + sizeof(spki_prefix), xy, 64);
-    /* d2i_PUBKEY decodes the point and rejects one that is not on the curve. */
-    k = d2i_PUBKEY(NULL, &p, (long)sizeof(spki));
-    MT_ENSURE(k != NULL, MT_ERR_CRYPTO);
+    point[0] = 0x04; /* SEC1 uncompressed */
+    memcpy(point + 1, xy, 64);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
+    params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
+    params[2] = OSSL_PARAM_construct_end();
+    /*
+     * fromdata rather than d2i_PUBKEY: OpenSSL 3.0's decoder set-up costs
+     * more than the verification itself.  Importing the point runs
+     * EC_POINT_oct2point, which rejects points not on the curve.
+     */
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    MT_ENSURE(ctx != NULL, MT_ERR_NOMEM);
+    ok = EVP_PKEY_fromdata_init(ctx) == 1 &&
+         EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    MT_ENSURE(ok && k != NULL, MT_ERR_CRYPTO);
     *out = k;
     return MT_OK;
 }

@@ -21,6 +21,16 @@
  */
 MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out);
 
+/*
+ * As mt_pem_chain_parse, but a certificate whose DER equals `known` (the
+ * pinned root) is not decoded again: `known` is shared (reference counted).
+ * Decoding a certificate costs OpenSSL 3.0 more than an ECDSA verification,
+ * and every Intel chain ends with the root.
+ */
+MT_WUR mt_err mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known,
+                                       const uint8_t *known_der, size_t known_der_len,
+                                       STACK_OF(X509) **out);
+
 /* Decode one DER certificate or CRL; all bytes must be consumed. */
 MT_WUR mt_err mt_x509_from_der(const uint8_t *der, size_t len, X509 **out);
 MT_WUR mt_err mt_crl_from_der(const uint8_t *der, size_t len, X509_CRL **out);
