@@ -13,5 +13,7 @@
 int mt_cmd_quote(int argc, char **argv);      /* quote parse | quote verify */
 int mt_cmd_collateral(int argc, char **argv); /* collateral fetch */
 int mt_cmd_bench(int argc, char **argv);      /* bench verify */
+int mt_cmd_dev(int argc, char **argv);        /* dev sample (test PKI) */
+int mt_cmd_errors(int argc, char **argv);     /* errors: the error table */
 
 #endif

@@ -52,7 +52,7 @@ mt_cli_print_json(const json_t *j)
     }
     fputs(s, stdout);
     fputc('\n', stdout);
-    free(s);
+    mt_free_libc(s);
 }
 
 void

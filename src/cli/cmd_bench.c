@@ -120,12 +120,10 @@ bench_load(const char *quote, const char *col, const char *root, struct bench_in
 static int
 bench_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {{"quote", required_argument, NULL, 'q'},
-                                         {"collateral", required_argument, NULL, 'c'},
-                                         {"now", required_argument, NULL, 'n'},
-                                         {"seconds", required_argument, NULL, 's'},
-                                         {"trust-root", required_argument, NULL, 'r'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"quote", required_argument, NULL, 'q'},      {"collateral", required_argument, NULL, 'c'},
+        {"now", required_argument, NULL, 'n'},        {"seconds", required_argument, NULL, 's'},
+        {"trust-root", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     const char *quote = NULL, *col = NULL, *root = NULL;
     struct bench_input in;
     struct mt_verdict verdict;

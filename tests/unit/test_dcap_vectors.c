@@ -552,8 +552,7 @@ snap_get(const struct snap_field *f, size_t n, const char *name, int nth)
 }
 
 static void
-expect_bytes(const struct snap_field *f, size_t n, const char *name, const uint8_t *got,
-             size_t len)
+expect_bytes(const struct snap_field *f, size_t n, const char *name, const uint8_t *got, size_t len)
 {
     const struct snap_field *s = snap_get(f, n, name, 0);
 

@@ -63,8 +63,8 @@ mt_cache_get(struct mt_cache *c, enum mt_cache_kind kind, const uint8_t key[32],
 }
 
 mt_err
-mt_cache_put(struct mt_cache *c, enum mt_cache_kind kind, const uint8_t key[32],
-             int64_t not_before, int64_t not_after, void *value, void (*free_value)(void *))
+mt_cache_put(struct mt_cache *c, enum mt_cache_kind kind, const uint8_t key[32], int64_t not_before,
+             int64_t not_after, void *value, void (*free_value)(void *))
 {
     struct mt_cache_entry *e;
     size_t i, oldest = SIZE_MAX;

@@ -29,7 +29,7 @@ mt_crl_window(X509_CRL *crl, int64_t *this_update, int64_t *next_update)
 static int
 crl_extensions_ok(X509_CRL *crl)
 {
-    STACK_OF(X509_REVOKED) *revoked;
+    STACK_OF(X509_REVOKED) * revoked;
     int i;
 
     if (X509_CRL_get_ext_by_critical(crl, 1, -1) >= 0)
@@ -99,7 +99,7 @@ map_store_error(int err, mt_err chain_err)
 }
 
 mt_err
-mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl,
+mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) * chain, X509_CRL *leaf_crl,
                 X509_CRL *root_crl, int64_t now, int expected_len, mt_err chain_err, int64_t *nb,
                 int64_t *na, char *detail, size_t detail_len)
 {
@@ -118,8 +118,7 @@ mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl
         MT_ENSURE_GOTO(sk_X509_push(untrusted, sk_X509_value(chain, i)) > 0, MT_ERR_NOMEM, e, out);
     ctx = X509_STORE_CTX_new();
     MT_ENSURE_GOTO(ctx != NULL, MT_ERR_NOMEM, e, out);
-    MT_ENSURE_GOTO(X509_STORE_CTX_init(ctx, v->store, leaf, untrusted) == 1, MT_ERR_CRYPTO, e,
-                   out);
+    MT_ENSURE_GOTO(X509_STORE_CTX_init(ctx, v->store, leaf, untrusted) == 1, MT_ERR_CRYPTO, e, out);
     /*
      * Times are checked below with inclusive bounds (OpenSSL treats
      * now == notAfter as expired), and revocation is checked below against
@@ -138,8 +137,8 @@ mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl
     built = X509_STORE_CTX_get0_chain(ctx);
     n = sk_X509_num(built);
     /* The anchor must be the pinned certificate itself, byte for byte. */
-    MT_ENSURE_GOTO(n >= 1 && X509_cmp(sk_X509_value(built, n - 1), v->root) == 0,
-                   MT_ERR_ROOT_PIN, e, out);
+    MT_ENSURE_GOTO(n >= 1 && X509_cmp(sk_X509_value(built, n - 1), v->root) == 0, MT_ERR_ROOT_PIN,
+                   e, out);
     if (n != expected_len) {
         snprintf(detail, detail_len, "chain has %d certificates, expected %d", n, expected_len);
         e = chain_err;
@@ -149,8 +148,8 @@ mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl
     MT_ENSURE_GOTO(X509_check_ca(leaf) == 0, MT_ERR_CA_AS_LEAF, e, out);
     for (i = 0; i < n; i++) {
         cert = sk_X509_value(built, i);
-        MT_ENSURE_GOTO(mt_asn1_time_to_unix(X509_get0_notBefore(cert), &t) == MT_OK, chain_err,
-                       e, out);
+        MT_ENSURE_GOTO(mt_asn1_time_to_unix(X509_get0_notBefore(cert), &t) == MT_OK, chain_err, e,
+                       out);
         if (t > lo)
             lo = t;
         MT_ENSURE_GOTO(now >= t, MT_ERR_CERT_EXPIRED, e, out);

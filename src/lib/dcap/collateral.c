@@ -84,18 +84,18 @@ mt_collateral_parse(const char *json, size_t len, struct mt_collateral **out)
                       e, out);
     MT_GUARD_GOTO(take_hex(root, "root_ca_crl", &c->root_ca_crl, &c->root_ca_crl_len), e, out);
     MT_GUARD_GOTO(take_hex(root, "pck_crl", &c->pck_crl, &c->pck_crl_len), e, out);
-    MT_GUARD_GOTO(take_str(root, "tcb_info_issuer_chain", MT_MAX_CERT_DATA,
-                           &c->tcb_info_issuer_chain, NULL),
-                  e, out);
-    MT_GUARD_GOTO(take_str(root, "tcb_info", MT_MAX_SIGNED_JSON, &c->tcb_info, &c->tcb_info_len),
-                  e, out);
+    MT_GUARD_GOTO(
+        take_str(root, "tcb_info_issuer_chain", MT_MAX_CERT_DATA, &c->tcb_info_issuer_chain, NULL),
+        e, out);
+    MT_GUARD_GOTO(take_str(root, "tcb_info", MT_MAX_SIGNED_JSON, &c->tcb_info, &c->tcb_info_len), e,
+                  out);
     MT_GUARD_GOTO(take_sig(root, "tcb_info_signature", c->tcb_info_signature), e, out);
     MT_GUARD_GOTO(take_str(root, "qe_identity_issuer_chain", MT_MAX_CERT_DATA,
                            &c->qe_identity_issuer_chain, NULL),
                   e, out);
     MT_GUARD_GOTO(
-        take_str(root, "qe_identity", MT_MAX_SIGNED_JSON, &c->qe_identity, &c->qe_identity_len),
-        e, out);
+        take_str(root, "qe_identity", MT_MAX_SIGNED_JSON, &c->qe_identity, &c->qe_identity_len), e,
+        out);
     MT_GUARD_GOTO(take_sig(root, "qe_identity_signature", c->qe_identity_signature), e, out);
     /* Optional; JSON null means absent as well. */
     if (json_is_string(json_object_get(root, "pck_certificate_chain")))
@@ -147,7 +147,7 @@ mt_collateral_to_json(const struct mt_collateral *c, char **out)
     MT_ENSURE_GOTO(text != NULL, MT_ERR_NOMEM, e, out);
     /* jansson allocates with malloc; hand the caller an mt_alloc copy. */
     *out = mt_strdup(text);
-    free(text);
+    mt_free_libc(text);
     MT_ENSURE_GOTO(*out != NULL, MT_ERR_NOMEM, e, out);
 out:
     json_decref(o);

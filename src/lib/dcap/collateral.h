@@ -13,10 +13,10 @@
  * NUL-terminated and owned by the struct.
  */
 struct mt_collateral {
-    char *pck_crl_issuer_chain;  /* PEM; carried, not used by verification */
-    uint8_t *root_ca_crl;        /* DER CRL of the root CA */
+    char *pck_crl_issuer_chain; /* PEM; carried, not used by verification */
+    uint8_t *root_ca_crl;       /* DER CRL of the root CA */
     size_t root_ca_crl_len;
-    uint8_t *pck_crl;            /* DER CRL of the PCK Processor or Platform CA */
+    uint8_t *pck_crl; /* DER CRL of the PCK Processor or Platform CA */
     size_t pck_crl_len;
     char *tcb_info_issuer_chain; /* PEM, TCB Signing then root */
     char *tcb_info;              /* exact signed text of the tcbInfo object */

@@ -54,10 +54,10 @@ struct mt_verdict {
     struct mt_tcb_result qe;       /* QE identity level */
     struct mt_tcb_result module;   /* TDX module identity level, when has_module */
     int has_module;
-    char module_id[16];            /* "TDX_01" */
-    int64_t tcb_date;              /* tcbDate of the matched platform level */
-    uint8_t level_sgx[16];         /* the matched level's SGX component SVNs */
-    uint8_t level_tdx[16];         /* and TDX component SVNs (TDX only) */
+    char module_id[16];    /* "TDX_01" */
+    int64_t tcb_date;      /* tcbDate of the matched platform level */
+    uint8_t level_sgx[16]; /* the matched level's SGX component SVNs */
+    uint8_t level_tdx[16]; /* and TDX component SVNs (TDX only) */
     uint16_t level_pce_svn;
 
     /* Collateral validity window the verdict relied on. */

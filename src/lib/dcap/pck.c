@@ -39,8 +39,7 @@ sub_arc(const ASN1_OBJECT *obj, char *out, size_t size)
     unsigned long arc = 0;
     int w;
 
-    if (d == NULL || n <= sizeof(sgx_ext_oid) ||
-        memcmp(d, sgx_ext_oid, sizeof(sgx_ext_oid)) != 0)
+    if (d == NULL || n <= sizeof(sgx_ext_oid) || memcmp(d, sgx_ext_oid, sizeof(sgx_ext_oid)) != 0)
         return 0;
     for (i = sizeof(sgx_ext_oid); i < n; i++) {
         if (arc > 0xffffff)
@@ -60,7 +59,7 @@ sub_arc(const ASN1_OBJECT *obj, char *out, size_t size)
 
 /* A SEQUENCE { OID, value } element; both out pointers borrow from the stack. */
 static mt_err
-pair_get(STACK_OF(ASN1_TYPE) *pair, char *arc, size_t arc_size, ASN1_TYPE **value)
+pair_get(STACK_OF(ASN1_TYPE) * pair, char *arc, size_t arc_size, ASN1_TYPE **value)
 {
     ASN1_TYPE *oid;
 
@@ -73,7 +72,7 @@ pair_get(STACK_OF(ASN1_TYPE) *pair, char *arc, size_t arc_size, ASN1_TYPE **valu
 }
 
 static mt_err
-seq_decode(const ASN1_TYPE *t, STACK_OF(ASN1_TYPE) **out)
+seq_decode(const ASN1_TYPE *t, STACK_OF(ASN1_TYPE) * *out)
 {
     const unsigned char *p;
     long len;

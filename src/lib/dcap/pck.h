@@ -20,13 +20,13 @@ enum mt_pck_ca {
 
 struct mt_pck_info {
     uint8_t ppid[16];
-    uint8_t tcb_comp[16];  /* SGX TCB comp01..16 SVNs (.2.1 - .2.16) */
-    uint16_t pce_svn;      /* .2.17 */
-    uint8_t cpu_svn[16];   /* .2.18 */
-    uint8_t pce_id[2];     /* .3 */
-    uint8_t fmspc[6];      /* .4 */
-    int sgx_type;          /* .5: 0 standard, 1 scalable, 2 scalable with integrity */
-    enum mt_pck_ca ca;     /* from the issuer CN */
+    uint8_t tcb_comp[16]; /* SGX TCB comp01..16 SVNs (.2.1 - .2.16) */
+    uint16_t pce_svn;     /* .2.17 */
+    uint8_t cpu_svn[16];  /* .2.18 */
+    uint8_t pce_id[2];    /* .3 */
+    uint8_t fmspc[6];     /* .4 */
+    int sgx_type;         /* .5: 0 standard, 1 scalable, 2 scalable with integrity */
+    enum mt_pck_ca ca;    /* from the issuer CN */
 };
 
 /*

@@ -226,8 +226,8 @@ tcb_info_read(const json_t *o, struct mt_tcb_info *t)
     tdx = strcmp(t->id, "TDX") == 0;
     if (tdx && (mod = json_object_get(o, "tdxModule")) != NULL) {
         MT_ENSURE(json_is_object(mod), MT_ERR_JSON_FIELD);
-        MT_GUARD(module_read(mod, t->module_mrsigner, t->module_attributes,
-                             t->module_attributes_mask));
+        MT_GUARD(
+            module_read(mod, t->module_mrsigner, t->module_attributes, t->module_attributes_mask));
         t->has_module = 1;
     }
     if (tdx)
@@ -257,8 +257,8 @@ mt_tcb_info_parse(const char *text, size_t len, struct mt_tcb_info **out)
     json_t *o = NULL;
     mt_err e;
 
-    MT_GUARD_GOTO(doc_err(mt_json_parse(text, len, MT_MAX_SIGNED_JSON, &o), MT_ERR_TCB_INFO_FORMAT), e,
-                  out);
+    MT_GUARD_GOTO(doc_err(mt_json_parse(text, len, MT_MAX_SIGNED_JSON, &o), MT_ERR_TCB_INFO_FORMAT),
+                  e, out);
     t = mt_calloc(1, sizeof(*t));
     MT_ENSURE_GOTO(t != NULL, MT_ERR_NOMEM, e, out);
     MT_GUARD_GOTO(doc_err(tcb_info_read(o, t), MT_ERR_TCB_INFO_FORMAT), e, out);
@@ -309,8 +309,9 @@ mt_qe_identity_parse(const char *text, size_t len, struct mt_qe_identity **out)
     json_t *o = NULL;
     mt_err e;
 
-    MT_GUARD_GOTO(doc_err(mt_json_parse(text, len, MT_MAX_SIGNED_JSON, &o), MT_ERR_QE_IDENTITY_FORMAT),
-                  e, out);
+    MT_GUARD_GOTO(
+        doc_err(mt_json_parse(text, len, MT_MAX_SIGNED_JSON, &o), MT_ERR_QE_IDENTITY_FORMAT), e,
+        out);
     q = mt_calloc(1, sizeof(*q));
     MT_ENSURE_GOTO(q != NULL, MT_ERR_NOMEM, e, out);
     MT_GUARD_GOTO(doc_err(qe_identity_read(o, q), MT_ERR_QE_IDENTITY_FORMAT), e, out);

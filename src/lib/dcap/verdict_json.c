@@ -38,21 +38,6 @@ time_string(int64_t t)
 }
 
 static json_t *
-svn_array(const uint8_t *svn, size_t n)
-{
-    json_t *a = json_array();
-    size_t i;
-
-    for (i = 0; a != NULL && i < n; i++) {
-        if (json_array_append_new(a, json_integer(svn[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-static json_t *
 advisories(const struct mt_tcb_result *r)
 {
     json_t *a = json_array();
@@ -118,10 +103,10 @@ level_json(const struct mt_verdict *v)
     if (o == NULL)
         return NULL;
     set_new(o, "tcbDate", time_string(v->tcb_date), &ok);
-    set_new(o, "sgxComponents", svn_array(v->level_sgx, 16), &ok);
+    set_new(o, "sgxTcbComponents", hex_string(v->level_sgx, 16), &ok);
     set_new(o, "pceSvn", json_integer(v->level_pce_svn), &ok);
     if (v->quote.tee_type == MT_TEE_TDX)
-        set_new(o, "tdxComponents", svn_array(v->level_tdx, 16), &ok);
+        set_new(o, "tdxTcbComponents", hex_string(v->level_tdx, 16), &ok);
     set_new(o, "status", json_string(mt_tcb_status_name(v->platform.status)), &ok);
     set_new(o, "advisoryIds", advisories(&v->platform), &ok);
     if (!ok) {
@@ -156,8 +141,8 @@ mt_verdict_to_json(const struct mt_verdict *v)
         }
         set_new(o, "error", err, &ok);
     }
-    set_new(o, "measurements", v->quote_parsed ? mt_quote_measurements_json(&v->quote) : json_null(),
-            &ok);
+    set_new(o, "measurements",
+            v->quote_parsed ? mt_quote_measurements_json(&v->quote) : json_null(), &ok);
     if (good) {
         set_new(o, "platformTcb", level_json(v), &ok);
         set_new(o, "qeTcb", result_json(&v->qe), &ok);

@@ -9,12 +9,12 @@
 
 /* Internals of struct mt_verifier, shared by the verification steps. */
 struct mt_verifier {
-    X509 *root;            /* the pinned trust anchor */
-    uint8_t *root_der;     /* and its DER, to recognise copies in chains */
+    X509 *root;        /* the pinned trust anchor */
+    uint8_t *root_der; /* and its DER, to recognise copies in chains */
     size_t root_der_len;
-    X509_STORE *store;     /* holds only root */
-    EVP_MD *sha256;        /* fetched once: lookups cost more than short hashes */
-    int intel_root;        /* root is the built-in Intel root */
+    X509_STORE *store; /* holds only root */
+    EVP_MD *sha256;    /* fetched once: lookups cost more than short hashes */
+    int intel_root;    /* root is the built-in Intel root */
     int allow_debug;
     int allow_service_td;
     int no_cache;
@@ -39,13 +39,13 @@ MT_WUR mt_err mt_verifier_hash(struct mt_verifier *v, const char *tag,
  * On success *leaf borrows chain[0] and [*nb, *na] is the window in which
  * the result holds (certificate and CRL validity).
  */
-MT_WUR mt_err mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl,
+MT_WUR mt_err mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) * chain, X509_CRL *leaf_crl,
                               X509_CRL *root_crl, int64_t now, int expected_len, mt_err chain_err,
                               int64_t *nb, int64_t *na, char *detail, size_t detail_len);
 
 /* Parse a PEM chain, sharing the pinned root instead of decoding copies of it. */
 MT_WUR mt_err mt_verifier_pem_chain(struct mt_verifier *v, const char *pem, size_t len,
-                                    STACK_OF(X509) **out);
+                                    STACK_OF(X509) * *out);
 
 /* Validity window of a CRL; fails when nextUpdate is missing or a time is malformed. */
 MT_WUR mt_err mt_crl_window(X509_CRL *crl, int64_t *this_update, int64_t *next_update);

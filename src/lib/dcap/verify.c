@@ -23,11 +23,11 @@ struct vstate {
     const struct mt_collateral *col;
     int64_t now;
     struct mt_verdict *out;
-    X509_CRL *root_crl;    /* borrowed from the cache */
+    X509_CRL *root_crl; /* borrowed from the cache */
     uint8_t root_crl_key[32];
     const char *last_chain_pem; /* the signing chain hashed last, and its key */
     uint8_t last_chain_key[32];
-    int64_t lo, hi;        /* validity window of everything relied on */
+    int64_t lo, hi; /* validity window of everything relied on */
 };
 
 static void
@@ -45,7 +45,7 @@ struct root_crl_val {
 };
 
 struct chain_val {
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
 };
 
 struct signed_doc_val {
@@ -54,7 +54,7 @@ struct signed_doc_val {
 };
 
 struct pck_val {
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     X509 *leaf; /* borrowed from chain */
     struct mt_pck_info info;
     uint8_t key[32]; /* the cache key, reused by the QE report entry */
@@ -129,25 +129,35 @@ step_root_crl(struct vstate *s)
     struct root_crl_val *val;
     X509_CRL *crl = NULL;
     X509_REVOKED *rev = NULL;
-    int64_t this_upd, next_upd;
+    const char *why = NULL;
+    int64_t this_upd = 0, next_upd = 0;
+    const struct mt_hash_part parts[] = {{s->col->root_ca_crl, s->col->root_ca_crl_len}};
     mt_err e = MT_OK;
 
-    const struct mt_hash_part parts[] = {{s->col->root_ca_crl, s->col->root_ca_crl_len}};
-
     MT_GUARD(mt_verifier_hash(v, "root-crl", parts, 1, s->root_crl_key));
-    val = mt_cache_get(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, s->now, &this_upd,
-                       &next_upd);
+    val = mt_cache_get(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, s->now, &this_upd, &next_upd);
     if (val != NULL)
         goto done;
     MT_ENSURE(mt_crl_from_der(s->col->root_ca_crl, s->col->root_ca_crl_len, &crl) == MT_OK,
               MT_ERR_COLLATERAL_FORMAT);
-    MT_ENSURE_GOTO(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(v->root)) == 0,
-                   MT_ERR_ROOT_CRL, e, out);
-    MT_ENSURE_GOTO(X509_CRL_verify(crl, X509_get0_pubkey(v->root)) == 1, MT_ERR_ROOT_CRL, e, out);
-    MT_ENSURE_GOTO(X509_CRL_get_ext_by_critical(crl, 1, -1) < 0, MT_ERR_ROOT_CRL, e, out);
-    MT_ENSURE_GOTO(mt_crl_window(crl, &this_upd, &next_upd) == MT_OK, MT_ERR_ROOT_CRL, e, out);
-    MT_ENSURE_GOTO(s->now >= this_upd && s->now <= next_upd, MT_ERR_ROOT_CRL, e, out);
-    MT_ENSURE_GOTO(X509_CRL_get0_by_cert(crl, &rev, v->root) != 1, MT_ERR_ROOT_CRL, e, out);
+    if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(v->root)) != 0)
+        why = "the root CRL is not issued by the pinned root";
+    else if (X509_CRL_verify(crl, X509_get0_pubkey(v->root)) != 1)
+        why = "the root CRL is not signed by the pinned root";
+    else if (X509_CRL_get_ext_by_critical(crl, 1, -1) >= 0)
+        why = "the root CRL has a critical extension";
+    else if (mt_crl_window(crl, &this_upd, &next_upd) != MT_OK)
+        why = "the root CRL has no valid thisUpdate/nextUpdate";
+    else if (s->now < this_upd)
+        why = "the root CRL is not yet valid";
+    else if (s->now > next_upd)
+        why = "the root CRL has expired";
+    else if (X509_CRL_get0_by_cert(crl, &rev, v->root) == 1)
+        why = "the root CRL revokes the pinned root";
+    if (why != NULL) {
+        e = fail(s, MT_ERR_ROOT_CRL, why);
+        goto out;
+    }
     val = mt_calloc(1, sizeof(*val));
     MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
     val->crl = crl;
@@ -371,8 +381,8 @@ step_pck(struct vstate *s, struct pck_val **out)
     X509_CRL *pck_crl = NULL;
     const char *pem;
     size_t pem_len;
-    struct mt_hash_part parts[] = {{NULL, 0}, {s->col->pck_crl, s->col->pck_crl_len},
-                                   {s->root_crl_key, 32}};
+    struct mt_hash_part parts[] = {
+        {NULL, 0}, {s->col->pck_crl, s->col->pck_crl_len}, {s->root_crl_key, 32}};
     uint8_t key[32];
     int64_t nb, na;
     char detail[200] = "";
@@ -457,9 +467,8 @@ step_qe_report(struct vstate *s, const struct pck_val *pck, EVP_PKEY **att_key)
         *att_key = val->att_key;
         return MT_OK;
     }
-    MT_GUARD(mt_ecdsa_verify_raw(X509_get0_pubkey(pck->leaf), q->qe_report_raw,
-                                 MT_SGX_REPORT_SIZE, q->qe_report_sig,
-                                 MT_ERR_QE_REPORT_SIGNATURE));
+    MT_GUARD(mt_ecdsa_verify_raw(X509_get0_pubkey(pck->leaf), q->qe_report_raw, MT_SGX_REPORT_SIZE,
+                                 q->qe_report_sig, MT_ERR_QE_REPORT_SIGNATURE));
     /* dcap-qvl requires exactly 32 bytes of QE auth data (2.8). */
     MT_ENSURE(q->qe_auth_data_len == 32, MT_ERR_QUOTE_QE_AUTH_LEN);
     md = EVP_MD_CTX_new();
@@ -469,8 +478,8 @@ step_qe_report(struct vstate *s, const struct pck_val *pck, EVP_PKEY **att_key)
                        EVP_DigestUpdate(md, q->qe_auth_data, q->qe_auth_data_len) == 1 &&
                        EVP_DigestFinal_ex(md, digest, &dlen) == 1,
                    MT_ERR_CRYPTO, e, out);
-    MT_ENSURE_GOTO(CRYPTO_memcmp(digest, q->qe_report.report_data, 32) == 0,
-                   MT_ERR_QE_REPORT_HASH, e, out);
+    MT_ENSURE_GOTO(CRYPTO_memcmp(digest, q->qe_report.report_data, 32) == 0, MT_ERR_QE_REPORT_HASH,
+                   e, out);
     val = mt_calloc(1, sizeof(*val));
     MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
     e = mt_p256_key_from_raw(q->att_key, &val->att_key);

@@ -67,7 +67,7 @@ pem_body_decode(const char *b, const char *e, uint8_t **der, size_t *der_len)
 
 mt_err
 mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known, const uint8_t *known_der,
-                         size_t known_der_len, STACK_OF(X509) **out)
+                         size_t known_der_len, STACK_OF(X509) * *out)
 {
     STACK_OF(X509) *chain = NULL;
     const char *p = pem, *end = pem + len, *b, *e;
@@ -96,8 +96,8 @@ mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known, const uint8_t
         while (b < e && is_space(*b))
             b++;
         MT_GUARD_GOTO(pem_body_decode(b, e, &der, &der_len), err, out);
-        if (known != NULL && der_len == known_der_len &&
-            memcmp(der, known_der, der_len) == 0 && X509_up_ref(known) == 1)
+        if (known != NULL && der_len == known_der_len && memcmp(der, known_der, der_len) == 0 &&
+            X509_up_ref(known) == 1)
             x = known;
         else
             MT_GUARD_GOTO(mt_x509_from_der(der, der_len, &x), err, out);
@@ -118,7 +118,7 @@ out:
 }
 
 mt_err
-mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out)
+mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *out)
 {
     return mt_pem_chain_parse_known(pem, len, NULL, NULL, 0, out);
 }
@@ -241,7 +241,8 @@ mt_p256_key_from_raw(const uint8_t xy[64], EVP_PKEY **out)
 
     point[0] = 0x04; /* SEC1 uncompressed */
     memcpy(point + 1, xy, 64);
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
+    params[0] =
+        OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)"prime256v1", 0);
     params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, sizeof(point));
     params[2] = OSSL_PARAM_construct_end();
     /*

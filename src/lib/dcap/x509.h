@@ -19,7 +19,7 @@
  * (real quotes carry one) and whitespace between blocks; refuses anything
  * else, more than MT_MAX_CHAIN_CERTS certificates, or none (MT_ERR_PEM).
  */
-MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out);
+MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *out);
 
 /*
  * As mt_pem_chain_parse, but a certificate whose DER equals `known` (the
@@ -29,7 +29,7 @@ MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **o
  */
 MT_WUR mt_err mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known,
                                        const uint8_t *known_der, size_t known_der_len,
-                                       STACK_OF(X509) **out);
+                                       STACK_OF(X509) * *out);
 
 /* Decode one DER certificate or CRL; all bytes must be consumed. */
 MT_WUR mt_err mt_x509_from_der(const uint8_t *der, size_t len, X509 **out);

@@ -92,26 +92,26 @@ struct mt_quote {
     enum mt_body_kind body_kind;
     uint16_t body_type; /* v5 body descriptor type; 0 for v3/v4 */
     uint32_t body_size;
-    struct mt_sgx_report sgx;  /* when body_kind == MT_BODY_SGX */
-    struct mt_td_report td;    /* when body_kind is TD10 or TD15 */
-    const uint8_t *body;       /* raw body bytes */
+    struct mt_sgx_report sgx;     /* when body_kind == MT_BODY_SGX */
+    struct mt_td_report td;       /* when body_kind is TD10 or TD15 */
+    const uint8_t *body;          /* raw body bytes */
     const uint8_t *signed_region; /* quote[0 .. signed_len) */
     size_t signed_len;
 
     /* signature data (dcap-verify.md 1.7, 1.8) */
     uint32_t sig_data_len;
-    const uint8_t *quote_sig;   /* 64 bytes raw r||s */
-    const uint8_t *att_key;     /* 64 bytes X||Y */
-    uint16_t outer_cert_type;   /* 6 for v4/v5; 0 for v3 */
+    const uint8_t *quote_sig;     /* 64 bytes raw r||s */
+    const uint8_t *att_key;       /* 64 bytes X||Y */
+    uint16_t outer_cert_type;     /* 6 for v4/v5; 0 for v3 */
     const uint8_t *qe_report_raw; /* 384 bytes */
     struct mt_sgx_report qe_report;
     const uint8_t *qe_report_sig; /* 64 bytes */
     const uint8_t *qe_auth_data;
     uint16_t qe_auth_data_len;
-    uint16_t cert_type;         /* inner certification data type (5 expected) */
+    uint16_t cert_type; /* inner certification data type (5 expected) */
     const uint8_t *cert_data;
     uint32_t cert_data_len;
-    size_t trailing_len;        /* ignored padding after the signature data */
+    size_t trailing_len; /* ignored padding after the signature data */
 };
 
 /*

@@ -179,8 +179,7 @@ sig_data_read(struct mt_cursor *c, struct mt_quote *q)
 
     MT_ENSURE(mt_cursor_borrow(&sig, MT_ECDSA_SIG_SIZE, &q->quote_sig) == MT_OK,
               MT_ERR_QUOTE_DECODE);
-    MT_ENSURE(mt_cursor_borrow(&sig, MT_ECDSA_KEY_SIZE, &q->att_key) == MT_OK,
-              MT_ERR_QUOTE_DECODE);
+    MT_ENSURE(mt_cursor_borrow(&sig, MT_ECDSA_KEY_SIZE, &q->att_key) == MT_OK, MT_ERR_QUOTE_DECODE);
     if (q->version == 3) {
         e = qe_block_read(&sig, q);
     } else {

@@ -80,3 +80,9 @@ mt_free(void *p)
 {
     free(p);
 }
+
+void
+mt_free_libc(void *p)
+{
+    free(p);
+}

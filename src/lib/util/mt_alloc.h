@@ -14,6 +14,8 @@ void *mt_realloc(void *p, size_t n);
 char *mt_strdup(const char *s);
 char *mt_strndup(const char *s, size_t n);
 void mt_free(void *p);
+/* Free memory that a library allocated with the C allocator (jansson's json_dumps). */
+void mt_free_libc(void *p);
 
 /* Fail the nth allocation from now on (1 = the next one); 0 disables. */
 void mt_alloc_fail_at(unsigned long nth);

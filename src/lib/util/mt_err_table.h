@@ -65,8 +65,8 @@ X(MT_ERR_ROOT_PIN, "untrusted_root", 401, "attestation_verification_failed",
   "Certificate chain does not end at the pinned root")
 X(MT_ERR_ROOT_CRL, "root_crl", 401, "attestation_verification_failed",
   "Root CA CRL is invalid, expired or revokes the root")
-X(MT_ERR_TCB_INFO_NOT_YET_VALID, "tcb_info_not_yet_valid", 401,
-  "attestation_verification_failed", "TCBInfo issue date is in the future")
+X(MT_ERR_TCB_INFO_NOT_YET_VALID, "tcb_info_not_yet_valid", 401, "attestation_verification_failed",
+  "TCBInfo issue date is in the future")
 X(MT_ERR_TCB_INFO_EXPIRED, "tcb_info_expired", 401, "attestation_verification_failed",
   "TCBInfo expired")
 X(MT_ERR_TCB_INFO_CHAIN, "tcb_info_chain", 401, "attestation_verification_failed",
@@ -79,16 +79,16 @@ X(MT_ERR_QE_IDENTITY_EXPIRED, "qe_identity_expired", 401, "attestation_verificat
   "QE Identity expired")
 X(MT_ERR_QE_IDENTITY_CHAIN, "qe_identity_chain", 401, "attestation_verification_failed",
   "Failed to verify the QE Identity signing chain")
-X(MT_ERR_QE_IDENTITY_SIGNATURE, "qe_identity_signature", 401,
-  "attestation_verification_failed", "Signature is invalid for qe_identity in quote_collateral")
+X(MT_ERR_QE_IDENTITY_SIGNATURE, "qe_identity_signature", 401, "attestation_verification_failed",
+  "Signature is invalid for qe_identity in quote_collateral")
 X(MT_ERR_QE_IDENTITY_TYPE, "qe_identity_type_mismatch", 401, "attestation_verification_failed",
   "Unsupported QE Identity id/version for the quote TEE type")
 X(MT_ERR_PCK_CHAIN, "pck_chain", 401, "attestation_verification_failed",
   "Failed to verify certificate chain")
 X(MT_ERR_PCK_CRL_EXPIRED, "pck_crl_expired", 401, "attestation_verification_failed",
   "Failed to verify certificate chain: PCK CRL expired")
-X(MT_ERR_PCK_CRL_NOT_YET_VALID, "pck_crl_not_yet_valid", 401,
-  "attestation_verification_failed", "Failed to verify certificate chain: PCK CRL not yet valid")
+X(MT_ERR_PCK_CRL_NOT_YET_VALID, "pck_crl_not_yet_valid", 401, "attestation_verification_failed",
+  "Failed to verify certificate chain: PCK CRL not yet valid")
 X(MT_ERR_PCK_CRL_NOT_AUTHORITATIVE, "pck_crl_not_authoritative", 401,
   "attestation_verification_failed",
   "Failed to verify certificate chain: no authoritative CRL (unknown revocation status)")
@@ -106,8 +106,7 @@ X(MT_ERR_QE_REPORT_SIGNATURE, "qe_report_signature", 401, "attestation_verificat
   "Signature is invalid for qe_report in quote")
 X(MT_ERR_QE_REPORT_HASH, "qe_report_hash", 401, "attestation_verification_failed",
   "QE report hash mismatch")
-X(MT_ERR_QE_MRSIGNER, "qe_mrsigner", 401, "attestation_verification_failed",
-  "QE MRSIGNER mismatch")
+X(MT_ERR_QE_MRSIGNER, "qe_mrsigner", 401, "attestation_verification_failed", "QE MRSIGNER mismatch")
 X(MT_ERR_QE_DEBUG, "qe_debug", 401, "attestation_verification_failed",
   "QE report has the DEBUG attribute")
 X(MT_ERR_QE_ISVPRODID, "qe_isvprodid", 401, "attestation_verification_failed",
@@ -120,8 +119,7 @@ X(MT_ERR_QE_ISVSVN, "qe_isvsvn_below_minimum", 401, "attestation_verification_fa
   "QE ISVSVN is below minimum")
 X(MT_ERR_QUOTE_SIGNATURE, "quote_signature", 401, "attestation_verification_failed",
   "ISV enclave report signature is invalid")
-X(MT_ERR_FMSPC_MISMATCH, "fmspc_mismatch", 401, "attestation_verification_failed",
-  "Fmspc mismatch")
+X(MT_ERR_FMSPC_MISMATCH, "fmspc_mismatch", 401, "attestation_verification_failed", "Fmspc mismatch")
 X(MT_ERR_PCEID_MISMATCH, "pceid_mismatch", 401, "attestation_verification_failed",
   "PCE-ID mismatch between the PCK certificate and TCB Info")
 X(MT_ERR_TCB_INFO_TYPE, "tcb_info_type_mismatch", 401, "attestation_verification_failed",
