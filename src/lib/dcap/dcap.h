@@ -77,6 +77,25 @@ struct mt_verdict {
 };
 
 /*
+ * Collateral decoded once: certificates, CRLs and the signed documents are
+ * decoded, hashed and kept, so verifications that share collateral (a KMS
+ * serves every node of a platform family from one TCB Info) do not decode
+ * it again.  Nothing is verified here: decoding failures are recorded and
+ * reported by the verification step they belong to.  Immutable; one
+ * prepared collateral may be used by verifiers on several threads.
+ */
+struct mt_prepared_collateral;
+
+MT_WUR mt_err mt_collateral_prepare(const struct mt_collateral *col,
+                                    struct mt_prepared_collateral **out);
+void mt_prepared_collateral_free(struct mt_prepared_collateral *p);
+
+/* Verify with prepared collateral; see mt_verify_quote. */
+MT_WUR mt_err mt_verify_quote_prepared(struct mt_verifier *v, const uint8_t *quote, size_t len,
+                                       const struct mt_prepared_collateral *pc, int64_t now,
+                                       struct mt_verdict *verdict);
+
+/*
  * Verify quote[0..len) with collateral at time now.  Returns verdict->err.
  * Mock quotes are refused (MT_ERR_QUOTE_VERSION); callers that accept them
  * must detect them first with mt_quote_is_mock().

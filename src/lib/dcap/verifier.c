@@ -1,6 +1,5 @@
 #include "dcap/verifier.h"
 
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -9,32 +8,17 @@
 #include "util/mt_alloc.h"
 #include "util/mt_limits.h"
 
-/*
- * The built-in Intel root, decoded once per process.  It is part of the
- * program, not verification state: decoding a certificate costs OpenSSL 3.0
- * more than an ECDSA verification, and every verifier (one per KMS worker,
- * one per CLI run) pins the same bytes.  Immutable after pthread_once;
- * X509 reference counting is thread-safe.
- */
-static pthread_once_t intel_root_once = PTHREAD_ONCE_INIT;
-static X509 *intel_root;
-
-static void
-intel_root_decode(void)
-{
-    if (mt_x509_from_der(mt_intel_root_der, mt_intel_root_der_len, &intel_root) != MT_OK)
-        intel_root = NULL;
-}
-
 static mt_err
 root_decode(const uint8_t *der, size_t der_len, X509 **out)
 {
+    X509 *intel;
+
     if (der != mt_intel_root_der)
         return mt_x509_from_der(der, der_len, out);
-    MT_ENSURE(pthread_once(&intel_root_once, intel_root_decode) == 0, MT_ERR_INTERNAL);
-    MT_ENSURE(intel_root != NULL, MT_ERR_INTERNAL);
-    MT_ENSURE(X509_up_ref(intel_root) == 1, MT_ERR_CRYPTO);
-    *out = intel_root;
+    intel = mt_intel_root_x509();
+    MT_ENSURE(intel != NULL, MT_ERR_INTERNAL);
+    MT_ENSURE(X509_up_ref(intel) == 1, MT_ERR_CRYPTO);
+    *out = intel;
     return MT_OK;
 }
 

@@ -5,28 +5,29 @@
 #include <openssl/evp.h>
 
 #include "dcap/pck.h"
+#include "dcap/prepared.h"
 #include "dcap/tcb_docs.h"
 #include "dcap/tcb_match.h"
 #include "dcap/verifier.h"
 #include "dcap/x509.h"
 #include "util/mt_alloc.h"
+#include "util/mt_time.h"
 
 /*
  * dcap-verify.md section 2.1, in dcap-qvl's order so that the first failing
  * check is the one dcap-qvl would name.  Each step that depends only on
- * collateral and certificates goes through the cache (section 5).
+ * collateral and certificates goes through the cache (section 5); a cache
+ * entry records that a check passed and the window in which that holds,
+ * the objects themselves come from the prepared collateral.
  */
 
 /* What one verification carries between its steps. */
 struct vstate {
     struct mt_verifier *v;
-    const struct mt_collateral *col;
+    const struct mt_prepared_collateral *pc;
     int64_t now;
     struct mt_verdict *out;
-    X509_CRL *root_crl; /* borrowed from the cache */
     uint8_t root_crl_key[32];
-    const char *last_chain_pem; /* the signing chain hashed last, and its key */
-    uint8_t last_chain_key[32];
     int64_t lo, hi; /* validity window of everything relied on */
 };
 
@@ -39,20 +40,7 @@ window_narrow(struct vstate *s, int64_t nb, int64_t na)
         s->hi = na;
 }
 
-/* Cached values. */
-struct root_crl_val {
-    X509_CRL *crl;
-};
-
-struct chain_val {
-    STACK_OF(X509) * chain;
-};
-
-struct signed_doc_val {
-    void *doc; /* struct mt_tcb_info * or struct mt_qe_identity * */
-    enum mt_cache_kind kind;
-};
-
+/* Cached values that carry more than "passed". */
 struct pck_val {
     STACK_OF(X509) * chain;
     X509 *leaf; /* borrowed from chain */
@@ -65,40 +53,12 @@ struct qe_report_val {
 };
 
 static void
-root_crl_val_free(void *p)
-{
-    struct root_crl_val *r = p;
-
-    X509_CRL_free(r->crl);
-    mt_free(r);
-}
-
-static void
-chain_val_free(void *p)
-{
-    struct chain_val *c = p;
-
-    sk_X509_pop_free(c->chain, X509_free);
-    mt_free(c);
-}
-
-static void
-signed_doc_val_free(void *p)
-{
-    struct signed_doc_val *d = p;
-
-    if (d->kind == MT_CACHE_TCB_INFO)
-        mt_tcb_info_free(d->doc);
-    else
-        mt_qe_identity_free(d->doc);
-    mt_free(d);
-}
-
-static void
 pck_val_free(void *p)
 {
     struct pck_val *k = p;
 
+    if (k == NULL)
+        return;
     sk_X509_pop_free(k->chain, X509_free);
     mt_free(k);
 }
@@ -108,9 +68,14 @@ qe_report_val_free(void *p)
 {
     struct qe_report_val *q = p;
 
+    if (q == NULL)
+        return;
     EVP_PKEY_free(q->att_key);
     mt_free(q);
 }
+
+/* A stand-in value for entries that only record success. */
+static char passed;
 
 static mt_err
 fail(struct vstate *s, mt_err e, const char *detail)
@@ -126,20 +91,17 @@ static mt_err
 step_root_crl(struct vstate *s)
 {
     struct mt_verifier *v = s->v;
-    struct root_crl_val *val;
-    X509_CRL *crl = NULL;
+    X509_CRL *crl = s->pc->root_crl;
     X509_REVOKED *rev = NULL;
     const char *why = NULL;
     int64_t this_upd = 0, next_upd = 0;
-    const struct mt_hash_part parts[] = {{s->col->root_ca_crl, s->col->root_ca_crl_len}};
-    mt_err e = MT_OK;
+    const struct mt_hash_part parts[] = {{s->pc->root_crl_hash, 32}};
 
     MT_GUARD(mt_verifier_hash(v, "root-crl", parts, 1, s->root_crl_key));
-    val = mt_cache_get(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, s->now, &this_upd, &next_upd);
-    if (val != NULL)
+    if (mt_cache_get(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, s->now, &this_upd, &next_upd) !=
+        NULL)
         goto done;
-    MT_ENSURE(mt_crl_from_der(s->col->root_ca_crl, s->col->root_ca_crl_len, &crl) == MT_OK,
-              MT_ERR_COLLATERAL_FORMAT);
+    MT_GUARD(s->pc->root_crl_err);
     if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(v->root)) != 0)
         why = "the root CRL is not issued by the pinned root";
     else if (X509_CRL_verify(crl, X509_get0_pubkey(v->root)) != 1)
@@ -154,23 +116,13 @@ step_root_crl(struct vstate *s)
         why = "the root CRL has expired";
     else if (X509_CRL_get0_by_cert(crl, &rev, v->root) == 1)
         why = "the root CRL revokes the pinned root";
-    if (why != NULL) {
-        e = fail(s, MT_ERR_ROOT_CRL, why);
-        goto out;
-    }
-    val = mt_calloc(1, sizeof(*val));
-    MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
-    val->crl = crl;
-    crl = NULL;
-    MT_GUARD_GOTO(mt_cache_put(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, this_upd, next_upd,
-                               val, root_crl_val_free),
-                  e, out);
+    if (why != NULL)
+        return fail(s, MT_ERR_ROOT_CRL, why);
+    MT_GUARD(mt_cache_put(&v->cache, MT_CACHE_ROOT_CRL, s->root_crl_key, this_upd, next_upd,
+                          &passed, NULL));
 done:
-    s->root_crl = val->crl;
     window_narrow(s, this_upd, next_upd);
-out:
-    X509_CRL_free(crl);
-    return e;
+    return MT_OK;
 }
 
 /* Step 2 and the header checks of 2.3. */
@@ -192,182 +144,110 @@ step_parse_quote(struct vstate *s, const uint8_t *quote, size_t len)
  * Steps 3 and 4: a signed collateral document.  Order inside (2.4): parse,
  * issue/next dates, signing chain, signature over the exact text.
  */
-struct doc_spec {
+struct doc_errors {
     enum mt_cache_kind kind;
-    const char *text;
-    size_t text_len;
-    const uint8_t *sig;
-    const char *chain_pem;
+    const char *tag;
     mt_err not_yet_valid, expired, chain_err, sig_err;
 };
 
-static mt_err
-doc_parse(const struct doc_spec *d, void **doc, int64_t *issue, int64_t *next)
-{
-    if (d->kind == MT_CACHE_TCB_INFO) {
-        struct mt_tcb_info *t;
+static const struct doc_errors tcb_info_errors = {MT_CACHE_TCB_INFO,
+                                                  "tcb-info",
+                                                  MT_ERR_TCB_INFO_NOT_YET_VALID,
+                                                  MT_ERR_TCB_INFO_EXPIRED,
+                                                  MT_ERR_TCB_INFO_CHAIN,
+                                                  MT_ERR_TCB_INFO_SIGNATURE};
 
-        MT_GUARD(mt_tcb_info_parse(d->text, d->text_len, &t));
-        *doc = t;
-        *issue = t->issue_date;
-        *next = t->next_update;
-    } else {
-        struct mt_qe_identity *q;
-
-        MT_GUARD(mt_qe_identity_parse(d->text, d->text_len, &q));
-        *doc = q;
-        *issue = q->issue_date;
-        *next = q->next_update;
-    }
-    return MT_OK;
-}
+static const struct doc_errors qe_identity_errors = {MT_CACHE_QE_IDENTITY,
+                                                     "qe-identity",
+                                                     MT_ERR_QE_IDENTITY_NOT_YET_VALID,
+                                                     MT_ERR_QE_IDENTITY_EXPIRED,
+                                                     MT_ERR_QE_IDENTITY_CHAIN,
+                                                     MT_ERR_QE_IDENTITY_SIGNATURE};
 
 static void
-doc_free(enum mt_cache_kind kind, void *doc)
+doc_dates(const struct doc_errors *k, const void *doc, int64_t *issue, int64_t *next)
 {
-    if (kind == MT_CACHE_TCB_INFO)
-        mt_tcb_info_free(doc);
-    else
-        mt_qe_identity_free(doc);
+    if (k->kind == MT_CACHE_TCB_INFO) {
+        *issue = ((const struct mt_tcb_info *)doc)->issue_date;
+        *next = ((const struct mt_tcb_info *)doc)->next_update;
+    } else {
+        *issue = ((const struct mt_qe_identity *)doc)->issue_date;
+        *next = ((const struct mt_qe_identity *)doc)->next_update;
+    }
 }
 
-/*
- * A TCB-signing chain (TCB Info and QE Identity usually share the same
- * bytes, so the second document finds it cached even in a cold run).
- */
+/* A TCB-signing chain; TCB Info and QE Identity usually share it, so it is verified once. */
 static mt_err
-signing_chain(struct vstate *s, const struct doc_spec *d, const uint8_t key[32], X509 **leaf)
+signing_chain(struct vstate *s, const struct mt_prepared_signed_doc *d, const struct doc_errors *k,
+              const uint8_t key[32])
 {
-    struct mt_verifier *v = s->v;
-    struct chain_val *val = NULL;
-    STACK_OF(X509) *chain = NULL;
     int64_t nb, na;
     char detail[200] = "";
-    mt_err e = MT_OK;
+    mt_err e;
 
-    val = mt_cache_get(&v->cache, MT_CACHE_CHAIN, key, s->now, &nb, &na);
-    if (val != NULL)
-        goto done;
-    e = mt_verifier_pem_chain(v, d->chain_pem, strlen(d->chain_pem), &chain);
-    MT_ENSURE(e == MT_OK, e == MT_ERR_NOMEM ? e : d->chain_err);
-    /* Intel requires exactly TCB Signing + root (2.4 step 4). */
-    e = mt_chain_verify(v, chain, NULL, s->root_crl, s->now, 2, d->chain_err, &nb, &na, detail,
-                        sizeof(detail));
-    MT_ENSURE_GOTO(e == MT_OK, e, e, out);
-    val = mt_calloc(1, sizeof(*val));
-    MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
-    val->chain = chain;
-    chain = NULL;
-    MT_GUARD_GOTO(mt_cache_put(&v->cache, MT_CACHE_CHAIN, key, nb, na, val, chain_val_free), e,
-                  out);
-done:
-    window_narrow(s, nb, na);
-    *leaf = sk_X509_value(val->chain, 0);
-out:
-    if (e != MT_OK && detail[0] != '\0')
-        (void)fail(s, e, detail);
-    sk_X509_pop_free(chain, X509_free);
-    return e;
-}
-
-static mt_err
-step_signed_doc(struct vstate *s, const struct doc_spec *d, void **doc_out)
-{
-    struct mt_verifier *v = s->v;
-    struct signed_doc_val *val;
-    void *doc = NULL;
-    uint8_t key[32], chain_key[32];
-    int64_t issue, next, nb, na;
-    X509 *signer = NULL;
-    mt_err e = MT_OK;
-
-    struct mt_hash_part chain_parts[] = {{d->chain_pem, strlen(d->chain_pem)},
-                                         {s->root_crl_key, 32}};
-    struct mt_hash_part doc_parts[] = {{d->text, d->text_len}, {d->sig, 64}, {chain_key, 32}};
-
-    /* TCB Info and QE Identity usually share their chain: hash it once. */
-    if (s->last_chain_pem != NULL && strcmp(s->last_chain_pem, d->chain_pem) == 0) {
-        memcpy(chain_key, s->last_chain_key, 32);
-    } else {
-        MT_GUARD(mt_verifier_hash(v, "signing-chain", chain_parts, 2, chain_key));
-        s->last_chain_pem = d->chain_pem;
-        memcpy(s->last_chain_key, chain_key, 32);
-    }
-    MT_GUARD(mt_verifier_hash(v, d->kind == MT_CACHE_TCB_INFO ? "tcb-info" : "qe-identity",
-                              doc_parts, 3, key));
-    val = mt_cache_get(&v->cache, d->kind, key, s->now, &nb, &na);
-    if (val != NULL) {
+    if (mt_cache_get(&s->v->cache, MT_CACHE_CHAIN, key, s->now, &nb, &na) != NULL) {
         window_narrow(s, nb, na);
-        *doc_out = val->doc;
         return MT_OK;
     }
-    MT_GUARD(doc_parse(d, &doc, &issue, &next));
-    MT_ENSURE_GOTO(s->now >= issue, d->not_yet_valid, e, out);
-    MT_ENSURE_GOTO(s->now <= next, d->expired, e, out);
-    MT_GUARD_GOTO(signing_chain(s, d, chain_key, &signer), e, out);
-    MT_GUARD_GOTO(mt_ecdsa_verify_raw(X509_get0_pubkey(signer), (const uint8_t *)d->text,
-                                      d->text_len, d->sig, d->sig_err),
-                  e, out);
-    val = mt_calloc(1, sizeof(*val));
-    MT_ENSURE_GOTO(val != NULL, MT_ERR_NOMEM, e, out);
-    val->doc = doc;
-    val->kind = d->kind;
-    doc = NULL;
-    /* The document holds while it is current and its chain holds (s->lo/hi has the chain). */
-    nb = issue > s->lo ? issue : s->lo;
-    na = next < s->hi ? next : s->hi;
-    MT_GUARD_GOTO(mt_cache_put(&v->cache, d->kind, key, nb, na, val, signed_doc_val_free), e, out);
+    MT_GUARD(d->chain_err);
+    /* Intel requires exactly TCB Signing + root (2.4 step 4). */
+    e = mt_chain_verify(s->v, d->chain, NULL, s->pc->root_crl, s->now, 2, k->chain_err, &nb, &na,
+                        detail, sizeof(detail));
+    if (e != MT_OK)
+        return fail(s, e, detail[0] != '\0' ? detail : NULL);
+    MT_GUARD(mt_cache_put(&s->v->cache, MT_CACHE_CHAIN, key, nb, na, &passed, NULL));
     window_narrow(s, nb, na);
-    *doc_out = val->doc;
-out:
-    doc_free(d->kind, doc);
-    return e;
-}
-
-static mt_err
-step_tcb_info(struct vstate *s, struct mt_tcb_info **out)
-{
-    struct doc_spec d = {MT_CACHE_TCB_INFO,
-                         s->col->tcb_info,
-                         s->col->tcb_info_len,
-                         s->col->tcb_info_signature,
-                         s->col->tcb_info_issuer_chain,
-                         MT_ERR_TCB_INFO_NOT_YET_VALID,
-                         MT_ERR_TCB_INFO_EXPIRED,
-                         MT_ERR_TCB_INFO_CHAIN,
-                         MT_ERR_TCB_INFO_SIGNATURE};
-    void *doc;
-
-    MT_GUARD(step_signed_doc(s, &d, &doc));
-    *out = doc;
     return MT_OK;
 }
 
 static mt_err
-step_qe_identity(struct vstate *s, struct mt_qe_identity **out)
+step_signed_doc(struct vstate *s, const struct mt_prepared_signed_doc *d,
+                const struct doc_errors *k)
 {
-    struct doc_spec d = {MT_CACHE_QE_IDENTITY,
-                         s->col->qe_identity,
-                         s->col->qe_identity_len,
-                         s->col->qe_identity_signature,
-                         s->col->qe_identity_issuer_chain,
-                         MT_ERR_QE_IDENTITY_NOT_YET_VALID,
-                         MT_ERR_QE_IDENTITY_EXPIRED,
-                         MT_ERR_QE_IDENTITY_CHAIN,
-                         MT_ERR_QE_IDENTITY_SIGNATURE};
-    const struct mt_quote *q = &s->out->quote;
-    struct mt_qe_identity *qe;
-    void *doc;
+    struct mt_verifier *v = s->v;
+    uint8_t key[32], chain_key[32];
+    int64_t issue, next, nb, na;
+    char detail[96];
+    const struct mt_hash_part chain_parts[] = {{d->chain_hash, 32}, {s->root_crl_key, 32}};
+    const struct mt_hash_part doc_parts[] = {{d->doc_hash, 32}, {chain_key, 32}};
 
-    MT_GUARD(step_signed_doc(s, &d, &doc));
-    qe = doc;
+    MT_GUARD(mt_verifier_hash(v, "signing-chain", chain_parts, 2, chain_key));
+    MT_GUARD(mt_verifier_hash(v, k->tag, doc_parts, 2, key));
+    if (mt_cache_get(&v->cache, k->kind, key, s->now, &nb, &na) != NULL) {
+        window_narrow(s, nb, na);
+        return MT_OK;
+    }
+    MT_GUARD(d->doc_err);
+    doc_dates(k, d->doc, &issue, &next);
+    if (s->now < issue || s->now > next) {
+        char a[21], b[21];
+
+        mt_rfc3339_format(issue, a);
+        mt_rfc3339_format(next, b);
+        snprintf(detail, sizeof(detail), "valid from %s to %s", a, b);
+        return fail(s, s->now < issue ? k->not_yet_valid : k->expired, detail);
+    }
+    MT_GUARD(signing_chain(s, d, k, chain_key));
+    MT_GUARD(mt_ecdsa_verify_raw(X509_get0_pubkey(sk_X509_value(d->chain, 0)),
+                                 (const uint8_t *)d->text, d->text_len, d->sig, k->sig_err));
+    /* The document holds while it is current and its chain holds. */
+    MT_GUARD(mt_cache_put(&v->cache, k->kind, key, issue > s->lo ? issue : s->lo,
+                          next < s->hi ? next : s->hi, &passed, NULL));
+    window_narrow(s, issue, next);
+    return MT_OK;
+}
+
+static mt_err
+step_qe_identity_type(struct vstate *s, const struct mt_qe_identity *qe)
+{
+    const struct mt_quote *q = &s->out->quote;
+
     /* 2.5: the QE identity must be for the quote's TEE type. */
     if (q->tee_type == MT_TEE_TDX)
         MT_ENSURE(strcmp(qe->id, "TD_QE") == 0 && (qe->version == 2 || qe->version == 3),
                   MT_ERR_QE_IDENTITY_TYPE);
     else
         MT_ENSURE(strcmp(qe->id, "QE") == 0 && qe->version == 2, MT_ERR_QE_IDENTITY_TYPE);
-    *out = qe;
     return MT_OK;
 }
 
@@ -376,29 +256,23 @@ static mt_err
 step_pck(struct vstate *s, struct pck_val **out)
 {
     struct mt_verifier *v = s->v;
+    const struct mt_prepared_collateral *pc = s->pc;
     const struct mt_quote *q = &s->out->quote;
     struct pck_val *val = NULL;
-    X509_CRL *pck_crl = NULL;
-    const char *pem;
-    size_t pem_len;
-    struct mt_hash_part parts[] = {
-        {NULL, 0}, {s->col->pck_crl, s->col->pck_crl_len}, {s->root_crl_key, 32}};
-    uint8_t key[32];
+    uint8_t pem_hash[32], key[32];
     int64_t nb, na;
     char detail[200] = "";
+    const struct mt_hash_part parts[] = {
+        {pem_hash, 32}, {pc->pck_crl_hash, 32}, {s->root_crl_key, 32}};
     mt_err e = MT_OK;
 
-    if (s->col->pck_certificate_chain != NULL) {
-        pem = s->col->pck_certificate_chain;
-        pem_len = strlen(pem);
+    if (pc->col->pck_certificate_chain != NULL) {
+        memcpy(pem_hash, pc->pck_chain_hash, 32);
     } else {
         /* Types 2/3 (encrypted PPID) need the chain from the collateral (1.9). */
         MT_ENSURE(q->cert_type == 5, MT_ERR_QUOTE_CERT_TYPE);
-        pem = (const char *)q->cert_data;
-        pem_len = q->cert_data_len;
+        MT_GUARD(mt_sha256(q->cert_data, q->cert_data_len, pem_hash));
     }
-    parts[0].p = pem;
-    parts[0].len = pem_len;
     MT_GUARD(mt_verifier_hash(v, "pck", parts, 3, key));
     val = mt_cache_get(&v->cache, MT_CACHE_PCK, key, s->now, &nb, &na);
     if (val != NULL) {
@@ -408,14 +282,23 @@ step_pck(struct vstate *s, struct pck_val **out)
     val = mt_calloc(1, sizeof(*val));
     MT_ENSURE(val != NULL, MT_ERR_NOMEM);
     memcpy(val->key, key, 32);
-    e = mt_verifier_pem_chain(v, pem, pem_len, &val->chain);
-    MT_ENSURE_GOTO(e == MT_OK, e == MT_ERR_NOMEM ? e : MT_ERR_PCK_CHAIN, e, out);
+    if (pc->col->pck_certificate_chain != NULL) {
+        MT_GUARD_GOTO(pc->pck_chain_err, e, out);
+        val->chain = X509_chain_up_ref(pc->pck_chain);
+        MT_ENSURE_GOTO(val->chain != NULL, MT_ERR_NOMEM, e, out);
+    } else {
+        e = mt_verifier_pem_chain(v, (const char *)q->cert_data, q->cert_data_len, &val->chain);
+        MT_ENSURE_GOTO(e == MT_OK, e == MT_ERR_NOMEM ? e : MT_ERR_PCK_CHAIN, e, out);
+    }
     val->leaf = sk_X509_value(val->chain, 0);
-    MT_GUARD_GOTO(mt_crl_from_der(s->col->pck_crl, s->col->pck_crl_len, &pck_crl), e, out);
+    MT_GUARD_GOTO(pc->pck_crl_err, e, out);
     /* Intel: leaf, Processor/Platform CA, root. */
-    MT_GUARD_GOTO(mt_chain_verify(v, val->chain, pck_crl, s->root_crl, s->now, 3, MT_ERR_PCK_CHAIN,
-                                  &nb, &na, detail, sizeof(detail)),
-                  e, out);
+    e = mt_chain_verify(v, val->chain, pc->pck_crl, pc->root_crl, s->now, 3, MT_ERR_PCK_CHAIN, &nb,
+                        &na, detail, sizeof(detail));
+    if (e != MT_OK) {
+        (void)fail(s, e, detail[0] != '\0' ? detail : NULL);
+        goto out;
+    }
     MT_GUARD_GOTO(mt_pck_info_parse(val->leaf, &val->info), e, out);
     e = mt_cache_put(&v->cache, MT_CACHE_PCK, key, nb, na, val, pck_val_free);
     if (e != MT_OK) {
@@ -432,13 +315,8 @@ done:
     *out = val;
     val = NULL;
 out:
-    if (e != MT_OK) {
-        if (detail[0] != '\0')
-            (void)fail(s, e, detail);
-        /* Not yet owned by the cache. */
-        pck_val_free(val);
-    }
-    X509_CRL_free(pck_crl);
+    if (e != MT_OK)
+        pck_val_free(val); /* not yet owned by the cache */
     return e;
 }
 
@@ -528,8 +406,8 @@ verify_steps(struct vstate *s, const uint8_t *quote, size_t len)
 {
     const struct mt_quote *q = &s->out->quote;
     struct mt_verdict *out = s->out;
-    struct mt_tcb_info *tcb;
-    struct mt_qe_identity *qe;
+    const struct mt_tcb_info *tcb = s->pc->tcb_info.doc;
+    const struct mt_qe_identity *qe = s->pc->qe_identity.doc;
     struct pck_val *pck;
     const struct mt_tcb_level *level;
     struct mt_tcb_result merged;
@@ -537,8 +415,14 @@ verify_steps(struct vstate *s, const uint8_t *quote, size_t len)
 
     MT_GUARD(step_root_crl(s));
     MT_GUARD(step_parse_quote(s, quote, len));
-    MT_GUARD(step_tcb_info(s, &tcb));
-    MT_GUARD(step_qe_identity(s, &qe));
+    /* A cache hit skips the decode check; the documents must exist all the same. */
+    MT_ENSURE(tcb != NULL,
+              s->pc->tcb_info.doc_err != MT_OK ? s->pc->tcb_info.doc_err : MT_ERR_INTERNAL);
+    MT_ENSURE(qe != NULL,
+              s->pc->qe_identity.doc_err != MT_OK ? s->pc->qe_identity.doc_err : MT_ERR_INTERNAL);
+    MT_GUARD(step_signed_doc(s, &s->pc->tcb_info, &tcb_info_errors));
+    MT_GUARD(step_signed_doc(s, &s->pc->qe_identity, &qe_identity_errors));
+    MT_GUARD(step_qe_identity_type(s, s->pc->qe_identity.doc));
     MT_GUARD(step_pck(s, &pck));
     MT_GUARD(step_qe_report(s, pck, &att_key));
     MT_GUARD(mt_tcb_match_qe(qe, &q->qe_report, &out->qe));
@@ -563,8 +447,9 @@ verify_steps(struct vstate *s, const uint8_t *quote, size_t len)
 }
 
 mt_err
-mt_verify_quote(struct mt_verifier *v, const uint8_t *quote, size_t len,
-                const struct mt_collateral *col, int64_t now, struct mt_verdict *verdict)
+mt_verify_quote_prepared(struct mt_verifier *v, const uint8_t *quote, size_t len,
+                         const struct mt_prepared_collateral *pc, int64_t now,
+                         struct mt_verdict *verdict)
 {
     struct vstate s;
     mt_err e;
@@ -572,7 +457,7 @@ mt_verify_quote(struct mt_verifier *v, const uint8_t *quote, size_t len,
     memset(verdict, 0, sizeof(*verdict));
     memset(&s, 0, sizeof(s));
     s.v = v;
-    s.col = col;
+    s.pc = pc;
     s.now = now;
     s.out = verdict;
     s.lo = INT64_MIN;
@@ -586,5 +471,23 @@ mt_verify_quote(struct mt_verifier *v, const uint8_t *quote, size_t len,
     }
     if (v->no_cache)
         mt_cache_clear(&v->cache);
+    return e;
+}
+
+mt_err
+mt_verify_quote(struct mt_verifier *v, const uint8_t *quote, size_t len,
+                const struct mt_collateral *col, int64_t now, struct mt_verdict *verdict)
+{
+    struct mt_prepared_collateral *pc;
+    mt_err e;
+
+    e = mt_collateral_prepare(col, &pc);
+    if (e != MT_OK) {
+        memset(verdict, 0, sizeof(*verdict));
+        verdict->err = e;
+        return e;
+    }
+    e = mt_verify_quote_prepared(v, quote, len, pc, now, verdict);
+    mt_prepared_collateral_free(pc);
     return e;
 }

@@ -1,5 +1,7 @@
 #include "dcap/x509.h"
 
+#include <pthread.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -7,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "dcap/dcap.h"
+#include "dcap/dcap.h"
 #include "util/mt_alloc.h"
 #include "util/mt_b64.h"
 #include "util/mt_buf.h"
@@ -117,10 +121,29 @@ out:
     return err;
 }
 
+static pthread_once_t intel_root_once = PTHREAD_ONCE_INIT;
+static X509 *intel_root;
+
+static void
+intel_root_decode(void)
+{
+    if (mt_x509_from_der(mt_intel_root_der, mt_intel_root_der_len, &intel_root) != MT_OK)
+        intel_root = NULL;
+}
+
+X509 *
+mt_intel_root_x509(void)
+{
+    if (pthread_once(&intel_root_once, intel_root_decode) != 0)
+        return NULL;
+    return intel_root;
+}
+
 mt_err
 mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *out)
 {
-    return mt_pem_chain_parse_known(pem, len, NULL, NULL, 0, out);
+    return mt_pem_chain_parse_known(pem, len, mt_intel_root_x509(), mt_intel_root_der,
+                                    mt_intel_root_der_len, out);
 }
 
 mt_err

@@ -18,6 +18,8 @@
  * Split a PEM chain into certificates, leaf first.  Tolerates a trailing NUL
  * (real quotes carry one) and whitespace between blocks; refuses anything
  * else, more than MT_MAX_CHAIN_CERTS certificates, or none (MT_ERR_PEM).
+ * A copy of the built-in Intel root is not decoded again: the shared
+ * object is used (reference counted).
  */
 MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *out);
 
@@ -30,6 +32,14 @@ MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *
 MT_WUR mt_err mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known,
                                        const uint8_t *known_der, size_t known_der_len,
                                        STACK_OF(X509) * *out);
+
+/*
+ * The built-in Intel SGX Root CA, decoded once per process (a borrowed,
+ * immutable object; NULL only if decoding failed).  It is part of the
+ * program, not verification state: decoding a certificate costs OpenSSL 3.0
+ * more than an ECDSA verification, and every Intel chain ends with it.
+ */
+X509 *mt_intel_root_x509(void);
 
 /* Decode one DER certificate or CRL; all bytes must be consumed. */
 MT_WUR mt_err mt_x509_from_der(const uint8_t *der, size_t len, X509 **out);
