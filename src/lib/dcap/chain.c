@@ -29,7 +29,7 @@ mt_crl_window(X509_CRL *crl, int64_t *this_update, int64_t *next_update)
 static int
 crl_extensions_ok(X509_CRL *crl)
 {
-    STACK_OF(X509_REVOKED) * revoked;
+    STACK_OF(X509_REVOKED) *revoked;
     int i;
 
     if (X509_CRL_get_ext_by_critical(crl, 1, -1) >= 0)
@@ -99,7 +99,7 @@ map_store_error(int err, mt_err chain_err)
 }
 
 mt_err
-mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) * chain, X509_CRL *leaf_crl,
+mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl,
                 X509_CRL *root_crl, int64_t now, int expected_len, mt_err chain_err, int64_t *nb,
                 int64_t *na, char *detail, size_t detail_len)
 {

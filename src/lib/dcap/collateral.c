@@ -4,7 +4,6 @@
 
 #include <jansson.h>
 
-#include "dcap/tcb_docs.h"
 #include "util/mt_alloc.h"
 #include "util/mt_hex.h"
 #include "util/mt_json.h"

@@ -38,12 +38,4 @@ MT_WUR mt_err mt_collateral_dup(const struct mt_collateral *c, struct mt_collate
 /* NULL-safe. */
 void mt_collateral_free(struct mt_collateral *c);
 
-/*
- * Validity window of the collateral at a glance: the latest issue/thisUpdate
- * and the earliest nextUpdate over TCB Info, QE Identity and both CRLs
- * (dcap-verify.md 4.1).  Fails when a document cannot be read.
- */
-MT_WUR mt_err mt_collateral_window(const struct mt_collateral *c, int64_t *not_before,
-                                   int64_t *not_after);
-
 #endif

@@ -59,7 +59,7 @@ sub_arc(const ASN1_OBJECT *obj, char *out, size_t size)
 
 /* A SEQUENCE { OID, value } element; both out pointers borrow from the stack. */
 static mt_err
-pair_get(STACK_OF(ASN1_TYPE) * pair, char *arc, size_t arc_size, ASN1_TYPE **value)
+pair_get(STACK_OF(ASN1_TYPE) *pair, char *arc, size_t arc_size, ASN1_TYPE **value)
 {
     ASN1_TYPE *oid;
 
@@ -72,7 +72,7 @@ pair_get(STACK_OF(ASN1_TYPE) * pair, char *arc, size_t arc_size, ASN1_TYPE **val
 }
 
 static mt_err
-seq_decode(const ASN1_TYPE *t, STACK_OF(ASN1_TYPE) * *out)
+seq_decode(const ASN1_TYPE *t, STACK_OF(ASN1_TYPE) **out)
 {
     const unsigned char *p;
     long len;

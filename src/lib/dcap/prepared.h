@@ -20,7 +20,7 @@ struct mt_prepared_signed_doc {
     const char *chain_pem;
     void *doc; /* struct mt_tcb_info * / struct mt_qe_identity *, or NULL */
     mt_err doc_err;
-    STACK_OF(X509) * chain; /* or NULL */
+    STACK_OF(X509) *chain; /* or NULL */
     mt_err chain_err;
     uint8_t doc_hash[32];   /* over text and signature */
     uint8_t chain_hash[32]; /* over the chain PEM */
@@ -34,7 +34,7 @@ struct mt_prepared_collateral {
     mt_err pck_crl_err;
     struct mt_prepared_signed_doc tcb_info;
     struct mt_prepared_signed_doc qe_identity;
-    STACK_OF(X509) * pck_chain; /* from col->pck_certificate_chain, when present */
+    STACK_OF(X509) *pck_chain; /* from col->pck_certificate_chain, when present */
     mt_err pck_chain_err;
     uint8_t root_crl_hash[32];
     uint8_t pck_crl_hash[32];

@@ -90,7 +90,7 @@ mt_verifier_clear_cache(struct mt_verifier *v)
 }
 
 mt_err
-mt_verifier_pem_chain(struct mt_verifier *v, const char *pem, size_t len, STACK_OF(X509) * *out)
+mt_verifier_pem_chain(struct mt_verifier *v, const char *pem, size_t len, STACK_OF(X509) **out)
 {
     return mt_pem_chain_parse_known(pem, len, v->root, v->root_der, v->root_der_len, out);
 }

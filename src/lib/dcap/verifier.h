@@ -39,13 +39,13 @@ MT_WUR mt_err mt_verifier_hash(struct mt_verifier *v, const char *tag,
  * On success *leaf borrows chain[0] and [*nb, *na] is the window in which
  * the result holds (certificate and CRL validity).
  */
-MT_WUR mt_err mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) * chain, X509_CRL *leaf_crl,
+MT_WUR mt_err mt_chain_verify(struct mt_verifier *v, STACK_OF(X509) *chain, X509_CRL *leaf_crl,
                               X509_CRL *root_crl, int64_t now, int expected_len, mt_err chain_err,
                               int64_t *nb, int64_t *na, char *detail, size_t detail_len);
 
 /* Parse a PEM chain, sharing the pinned root instead of decoding copies of it. */
 MT_WUR mt_err mt_verifier_pem_chain(struct mt_verifier *v, const char *pem, size_t len,
-                                    STACK_OF(X509) * *out);
+                                    STACK_OF(X509) **out);
 
 /* Validity window of a CRL; fails when nextUpdate is missing or a time is malformed. */
 MT_WUR mt_err mt_crl_window(X509_CRL *crl, int64_t *this_update, int64_t *next_update);

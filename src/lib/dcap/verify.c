@@ -42,7 +42,7 @@ window_narrow(struct vstate *s, int64_t nb, int64_t na)
 
 /* Cached values that carry more than "passed". */
 struct pck_val {
-    STACK_OF(X509) * chain;
+    STACK_OF(X509) *chain;
     X509 *leaf; /* borrowed from chain */
     struct mt_pck_info info;
     uint8_t key[32]; /* the cache key, reused by the QE report entry */

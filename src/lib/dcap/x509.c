@@ -71,7 +71,7 @@ pem_body_decode(const char *b, const char *e, uint8_t **der, size_t *der_len)
 
 mt_err
 mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known, const uint8_t *known_der,
-                         size_t known_der_len, STACK_OF(X509) * *out)
+                         size_t known_der_len, STACK_OF(X509) **out)
 {
     STACK_OF(X509) *chain = NULL;
     const char *p = pem, *end = pem + len, *b, *e;
@@ -140,7 +140,7 @@ mt_intel_root_x509(void)
 }
 
 mt_err
-mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *out)
+mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out)
 {
     return mt_pem_chain_parse_known(pem, len, mt_intel_root_x509(), mt_intel_root_der,
                                     mt_intel_root_der_len, out);

@@ -21,7 +21,7 @@
  * A copy of the built-in Intel root is not decoded again: the shared
  * object is used (reference counted).
  */
-MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *out);
+MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) **out);
 
 /*
  * As mt_pem_chain_parse, but a certificate whose DER equals `known` (the
@@ -31,7 +31,7 @@ MT_WUR mt_err mt_pem_chain_parse(const char *pem, size_t len, STACK_OF(X509) * *
  */
 MT_WUR mt_err mt_pem_chain_parse_known(const char *pem, size_t len, X509 *known,
                                        const uint8_t *known_der, size_t known_der_len,
-                                       STACK_OF(X509) * *out);
+                                       STACK_OF(X509) **out);
 
 /*
  * The built-in Intel SGX Root CA, decoded once per process (a borrowed,

@@ -52,11 +52,11 @@ struct pccs_xfer {
 
 /* What the quote decides about the requests, and what responses must match. */
 struct pccs_target {
-    const char *tee;        /* "sgx" or "tdx" */
-    char fmspc[13];         /* upper-case hex */
-    const char *ca;         /* "processor" or "platform" */
-    STACK_OF(X509) * chain; /* the quote's PCK chain, leaf first */
-    char *pem;              /* the chain's text, trailing NULs removed */
+    const char *tee;       /* "sgx" or "tdx" */
+    char fmspc[13];        /* upper-case hex */
+    const char *ca;        /* "processor" or "platform" */
+    STACK_OF(X509) *chain; /* the quote's PCK chain, leaf first */
+    char *pem;             /* the chain's text, trailing NULs removed */
 };
 
 /* State shared by the requests of one fetch. */
