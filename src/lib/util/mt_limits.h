@@ -35,6 +35,15 @@
 #define MT_MAX_PCCS_HEADER (16u * 1024u)
 /* HTTP request body accepted by the services (mero-tee-reference.md 1.6). */
 #define MT_MAX_HTTP_BODY 65536u
+/* Events in one event log (the dstack fixture has 33). */
+#define MT_MAX_EVENTS 4096u
+/* Name and payload of one event. */
+#define MT_MAX_EVENT_NAME 256u
+#define MT_MAX_EVENT_PAYLOAD (64u * 1024u)
+/* An event log as JSON text. */
+#define MT_MAX_EVENTLOG_JSON (4u * 1024u * 1024u)
+/* One response from the dstack guest agent (a quote plus its event log). */
+#define MT_MAX_DSTACK_RESPONSE (4u * 1024u * 1024u)
 /* Entries kept in a verifier context cache before the oldest are dropped. */
 #define MT_MAX_CACHE_ENTRIES 1024u
 
