@@ -21,7 +21,7 @@
 #include "dcap/collateral.h"
 #include "dcap/x509.h"
 #include "pccs/pccs.h"
-#include "pcs_server.h"
+#include "sim/sim_pcs.h"
 #include "quote/quote.h"
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"

@@ -158,7 +158,7 @@ qe_block_read(struct mt_cursor *c, struct mt_quote *q)
     MT_GUARD(mt_cursor_borrow(c, q->qe_auth_data_len, &q->qe_auth_data));
     MT_GUARD(mt_cursor_u16le(c, &q->cert_type));
     MT_GUARD(mt_cursor_u32le(c, &q->cert_data_len));
-    MT_ENSURE(q->cert_data_len <= MT_MAX_CERT_DATA, MT_ERR_QUOTE_DECODE);
+    MT_ENSURE(q->cert_data_len <= MT_MAX_CERT_DATA, MT_ERR_TOO_LARGE);
     MT_GUARD(mt_cursor_borrow(c, q->cert_data_len, &q->cert_data));
     /* Intel rejects a certification block whose size differs from its content. */
     MT_ENSURE(mt_cursor_empty(c), MT_ERR_QUOTE_DECODE);
@@ -189,7 +189,7 @@ sig_data_read(struct mt_cursor *c, struct mt_quote *q)
         MT_ENSURE(mt_cursor_sub(&sig, outer_len, &outer) == MT_OK, MT_ERR_QUOTE_DECODE);
         e = qe_block_read(&outer, q);
     }
-    MT_ENSURE(e == MT_OK, e == MT_ERR_NOMEM ? e : MT_ERR_QUOTE_DECODE);
+    MT_ENSURE(e == MT_OK, e == MT_ERR_NOMEM || e == MT_ERR_TOO_LARGE ? e : MT_ERR_QUOTE_DECODE);
     MT_ENSURE(mt_cursor_empty(&sig), MT_ERR_QUOTE_DECODE);
     return MT_OK;
 }

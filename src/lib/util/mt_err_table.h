@@ -147,14 +147,12 @@ X(MT_ERR_MR_SERVICE_TD, "mr_service_td", 401, "attestation_verification_failed",
 
 /* measurements: event logs and RTMR replay; dstack.md section 3 */
 X(MT_ERR_EVENTLOG_FORMAT, "eventlog_format", 400, "", "Malformed event log")
-X(MT_ERR_EVENTLOG_DIGEST, "eventlog_digest", 400, "",
-  "Event log digest does not match its event")
+X(MT_ERR_EVENTLOG_DIGEST, "eventlog_digest", 400, "", "Event log digest does not match its event")
 X(MT_ERR_RTMR_MISMATCH, "rtmr_mismatch", 401, "attestation_verification_failed",
   "Event log does not replay to the quoted RTMR")
 
 /* dstack guest agent; dstack.md sections 1-5 */
-X(MT_ERR_DSTACK_UNAVAILABLE, "dstack_unavailable", 503, "",
-  "dstack guest agent is unreachable")
+X(MT_ERR_DSTACK_UNAVAILABLE, "dstack_unavailable", 503, "", "dstack guest agent is unreachable")
 X(MT_ERR_DSTACK_REJECTED, "dstack_rejected", 502, "", "dstack guest agent refused the request")
 X(MT_ERR_DSTACK_RESPONSE, "dstack_response", 502, "",
   "dstack guest agent sent a malformed response")

@@ -22,10 +22,12 @@ mt_hex_decode_exact(const char *hex, size_t hex_len, uint8_t *out, size_t out_le
 
     MT_ENSURE(hex != NULL, MT_ERR_HEX);
     MT_ENSURE(out_len <= SIZE_MAX / 2 && hex_len == 2 * out_len, MT_ERR_HEX);
+    /* Check every digit first: out is written only on success. */
+    for (i = 0; i < hex_len; i++)
+        MT_ENSURE(nibble(hex[i]) >= 0, MT_ERR_HEX);
     for (i = 0; i < out_len; i++) {
         hi = nibble(hex[2 * i]);
         lo = nibble(hex[2 * i + 1]);
-        MT_ENSURE(hi >= 0 && lo >= 0, MT_ERR_HEX);
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return MT_OK;

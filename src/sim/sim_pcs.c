@@ -1,4 +1,4 @@
-#include "pcs_server.h"
+#include "sim/sim_pcs.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -488,6 +488,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 mt_err
 mt_pcs_server_start(struct mt_pcs_server **out)
 {
+    return mt_pcs_server_start_at(0, out);
+}
+
+mt_err
+mt_pcs_server_start_at(uint16_t port, struct mt_pcs_server **out)
+{
     struct mt_pcs_server *s;
     struct sockaddr_in sin;
     const union MHD_DaemonInfo *info;
@@ -502,7 +508,7 @@ mt_pcs_server_start(struct mt_pcs_server **out)
     atomic_init(&s->stopping, 0);
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
-    sin.sin_port = 0;
+    sin.sin_port = htons(port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, on_request,

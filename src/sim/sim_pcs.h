@@ -1,5 +1,5 @@
-#ifndef MT_PCS_SERVER_H
-#define MT_PCS_SERVER_H
+#ifndef MT_SIM_PCS_H
+#define MT_SIM_PCS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +31,9 @@
  *
  * Built on libmicrohttpd with an internal polling thread and one thread per
  * connection, so a slow answer does not hold up other requests.  All calls
- * are thread-safe.  Test code: it trusts its inputs and aborts nothing.
+ * are thread-safe.  It serves the tests (failure knobs below) and the TEE
+ * simulator's PCCS mode (mero-tee-sim --pccs); it only ever listens on
+ * loopback.
  */
 
 enum mt_pcs_endpoint {
@@ -72,6 +74,8 @@ struct mt_pcs_server;
 
 /* Start listening on 127.0.0.1 with an ephemeral port; serves nothing yet. */
 MT_WUR mt_err mt_pcs_server_start(struct mt_pcs_server **out);
+/* The same on a given port (0 = ephemeral); MT_ERR_IO when it cannot be bound. */
+MT_WUR mt_err mt_pcs_server_start_at(uint16_t port, struct mt_pcs_server **out);
 /* Serve (a deep copy of) c as well; entries are matched in the order added. */
 MT_WUR mt_err mt_pcs_server_add(struct mt_pcs_server *s, const struct mt_collateral *c);
 /* Stop, wait for in-flight requests, free.  NULL-safe. */
