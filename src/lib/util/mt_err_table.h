@@ -156,3 +156,52 @@ X(MT_ERR_DSTACK_UNAVAILABLE, "dstack_unavailable", 503, "", "dstack guest agent 
 X(MT_ERR_DSTACK_REJECTED, "dstack_rejected", 502, "", "dstack guest agent refused the request")
 X(MT_ERR_DSTACK_RESPONSE, "dstack_response", 502, "",
   "dstack guest agent sent a malformed response")
+
+/* configuration: fatal at startup, always naming the variable */
+X(MT_ERR_CONFIG, "config_invalid", 500, "", "Invalid configuration")
+
+/* KMS requests; mero-tee-reference.md section 1.8 (tags and statuses) */
+X(MT_ERR_INVALID_REQUEST, "invalid_request", 400, "invalid_request", "Invalid request")
+X(MT_ERR_INVALID_PEER_ID, "invalid_peer_id", 400, "invalid_peer_id", "Invalid peer ID")
+X(MT_ERR_INVALID_ATTESTATION_REQUEST, "invalid_attestation_request", 400,
+  "invalid_attestation_request", "Invalid attestation request")
+X(MT_ERR_INVALID_PEER_PUBLIC_KEY, "invalid_peer_public_key", 400, "invalid_peer_public_key",
+  "Invalid peer public key")
+X(MT_ERR_RATE_LIMITED, "rate_limited", 429, "rate_limited",
+  "Too many pending challenges. Retry shortly.")
+X(MT_ERR_INVALID_CHALLENGE, "invalid_challenge", 401, "invalid_challenge", "Invalid challenge")
+X(MT_ERR_CHALLENGE_NOT_FOUND, "challenge_not_found", 401, "invalid_challenge",
+  "challenge not found or expired")
+X(MT_ERR_CHALLENGE_PEER_MISMATCH, "challenge_peer_mismatch", 401, "invalid_challenge",
+  "challenge peer mismatch")
+X(MT_ERR_CHALLENGE_EXPIRED, "challenge_expired", 401, "invalid_challenge", "challenge has expired")
+X(MT_ERR_INVALID_SIGNATURE, "invalid_signature", 401, "invalid_signature",
+  "signature verification failed")
+X(MT_ERR_ATTESTATION_FAILED, "attestation_verification_failed", 401,
+  "attestation_verification_failed", "Attestation verification failed")
+X(MT_ERR_MOCK_REJECTED, "mock_attestation_rejected", 401, "mock_attestation_rejected",
+  "Mock attestations are not accepted in production mode")
+X(MT_ERR_PEER_IDENTITY_MISMATCH, "peer_identity_mismatch", 401, "peer_identity_mismatch",
+  "The provided peer public key does not correspond to the claimed peer ID")
+X(MT_ERR_PEER_ID_MISMATCH, "peer_id_mismatch", 401, "peer_id_mismatch",
+  "Quote report data does not bind the claimed peer ID")
+X(MT_ERR_TCB_STATUS_REJECTED, "tcb_status_rejected", 403, "tcb_status_rejected",
+  "TCB status is not allowed")
+X(MT_ERR_MEASUREMENT_REJECTED, "measurement_policy_rejected", 403, "measurement_policy_rejected",
+  "Measurement is not allowed by policy")
+X(MT_ERR_POLICY_NOT_READY, "policy_not_ready", 503, "policy_not_ready",
+  "Attestation policy is not ready yet")
+X(MT_ERR_KEY_DERIVATION, "key_derivation_failed", 500, "key_derivation_failed",
+  "Key derivation failed")
+X(MT_ERR_STORE_UNAVAILABLE, "store_unavailable", 503, "service_unavailable",
+  "Challenge store is unavailable")
+
+/* release policy documents */
+X(MT_ERR_POLICY_FORMAT, "policy_format", 500, "", "Malformed attestation policy")
+X(MT_ERR_POLICY_PIN, "policy_pin_mismatch", 500, "",
+  "Policy hash mismatch: the downloaded policy does not match its SHA-256 pin")
+X(MT_ERR_POLICY_FETCH, "policy_fetch", 502, "", "Failed to fetch the release policy")
+
+/* audit log */
+X(MT_ERR_AUDIT_FORMAT, "audit_format", 500, "", "Malformed audit log line")
+X(MT_ERR_AUDIT_CHAIN, "audit_chain_broken", 500, "", "Audit log hash chain is broken")
