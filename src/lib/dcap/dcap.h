@@ -88,7 +88,17 @@ struct mt_prepared_collateral;
 
 MT_WUR mt_err mt_collateral_prepare(const struct mt_collateral *col,
                                     struct mt_prepared_collateral **out);
+/* Another reference (thread-safe); each is released with mt_prepared_collateral_free. */
+struct mt_prepared_collateral *mt_prepared_collateral_ref(struct mt_prepared_collateral *p);
+/* Release one reference; the last frees.  NULL-safe. */
 void mt_prepared_collateral_free(struct mt_prepared_collateral *p);
+/*
+ * The window in which the collateral's documents and CRLs are all current:
+ * the latest issueDate/thisUpdate to the earliest nextUpdate (certificate
+ * lifetimes are longer and checked at verification).  For cache refresh.
+ */
+MT_WUR mt_err mt_prepared_collateral_window(const struct mt_prepared_collateral *p,
+                                            int64_t *not_before, int64_t *not_after);
 
 /* Verify with prepared collateral; see mt_verify_quote. */
 MT_WUR mt_err mt_verify_quote_prepared(struct mt_verifier *v, const uint8_t *quote, size_t len,

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include "dcap/dcap.h"
+#include "dcap/verifier.h"
 #include "dcap/x509.h"
 #include "util/mt_alloc.h"
 
@@ -64,10 +65,49 @@ doc_release(struct mt_prepared_signed_doc *d, int tcb)
     sk_X509_pop_free(d->chain, X509_free);
 }
 
+struct mt_prepared_collateral *
+mt_prepared_collateral_ref(struct mt_prepared_collateral *p)
+{
+    atomic_fetch_add(&p->refs, 1);
+    return p;
+}
+
+/* The intersection of the documents' and CRLs' windows (dcap-verify.md 4.1). */
+mt_err
+mt_prepared_collateral_window(const struct mt_prepared_collateral *p, int64_t *not_before,
+                              int64_t *not_after)
+{
+    const struct mt_tcb_info *t = p->tcb_info.doc;
+    const struct mt_qe_identity *q = p->qe_identity.doc;
+    int64_t lo, hi, tu, nu;
+    X509_CRL *crls[2] = {p->root_crl, p->pck_crl};
+    size_t i;
+
+    MT_ENSURE(t != NULL, p->tcb_info.doc_err != MT_OK ? p->tcb_info.doc_err : MT_ERR_INTERNAL);
+    MT_ENSURE(q != NULL, p->qe_identity.doc_err != MT_OK ? p->qe_identity.doc_err
+                                                         : MT_ERR_INTERNAL);
+    lo = t->issue_date > q->issue_date ? t->issue_date : q->issue_date;
+    hi = t->next_update < q->next_update ? t->next_update : q->next_update;
+    for (i = 0; i < 2; i++) {
+        MT_ENSURE(crls[i] != NULL, MT_ERR_COLLATERAL_FORMAT);
+        MT_GUARD(mt_crl_window(crls[i], &tu, &nu));
+        if (tu > lo)
+            lo = tu;
+        if (nu < hi)
+            hi = nu;
+    }
+    *not_before = lo;
+    *not_after = hi;
+    return MT_OK;
+}
+
 void
 mt_prepared_collateral_free(struct mt_prepared_collateral *p)
 {
     if (p == NULL)
+        return;
+    /* The last reference frees. */
+    if (atomic_fetch_sub(&p->refs, 1) > 1)
         return;
     X509_CRL_free(p->root_crl);
     X509_CRL_free(p->pck_crl);
@@ -87,6 +127,7 @@ mt_collateral_prepare(const struct mt_collateral *c, struct mt_prepared_collater
 
     p = mt_calloc(1, sizeof(*p));
     MT_ENSURE(p != NULL, MT_ERR_NOMEM);
+    atomic_init(&p->refs, 1);
     MT_GUARD_GOTO(mt_collateral_dup(c, &p->col), e, out);
     col = p->col;
     p->root_crl_err =

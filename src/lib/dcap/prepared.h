@@ -1,6 +1,8 @@
 #ifndef MT_PREPARED_H
 #define MT_PREPARED_H
 
+#include <stdatomic.h>
+
 #include <openssl/x509.h>
 
 #include "dcap/collateral.h"
@@ -27,6 +29,7 @@ struct mt_prepared_signed_doc {
 };
 
 struct mt_prepared_collateral {
+    atomic_int refs;           /* mt_prepared_collateral_ref / _free */
     struct mt_collateral *col; /* a private deep copy */
     X509_CRL *root_crl;
     mt_err root_crl_err;
