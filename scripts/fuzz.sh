@@ -49,6 +49,8 @@ shared_seeds() {
     fuzz_collateral) find "$shared" -maxdepth 1 -type f -name '*_collateral.json' ;;
     fuzz_pem_chain) find "$shared" -maxdepth 1 -type f -name '*.pem' ;;
     fuzz_b64_hex) find "$shared" -maxdepth 1 -type f -name '*.hex' ;;
+    fuzz_eventlog) find "$shared/../../dstack-fixtures" -maxdepth 1 -type f -name 'sim-event-log-*.json' ;;
+    fuzz_sim_machine) find "$shared/../../dstack-fixtures" -maxdepth 1 -type f -name 'sim-*.json' ;;
     esac | LC_ALL=C sort
 }
 

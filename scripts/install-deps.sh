@@ -15,7 +15,7 @@
 # when it exists, else prints the apt-get command and exits 1.
 set -euo pipefail
 
-pkgs_build=(build-essential cmake pkg-config openssl libssl-dev libjansson-dev
+pkgs_build=(build-essential cmake pkg-config openssl curl libssl-dev libjansson-dev
             libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev libhiredis-dev)
 pkgs_lint=(clang-format)
 pkgs_clang=(clang libclang-rt-dev llvm) # llvm: llvm-symbolizer for readable sanitizer traces

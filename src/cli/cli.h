@@ -15,5 +15,7 @@ int mt_cmd_collateral(int argc, char **argv); /* collateral fetch */
 int mt_cmd_bench(int argc, char **argv);      /* bench verify */
 int mt_cmd_dev(int argc, char **argv);        /* dev sample (test PKI) */
 int mt_cmd_errors(int argc, char **argv);     /* errors: the error table */
+int mt_cmd_node(int argc, char **argv);       /* node keygen | peer-id | get-key */
+int mt_cmd_audit(int argc, char **argv);      /* audit verify */
 
 #endif

@@ -1,4 +1,7 @@
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,7 +51,8 @@ static void
 dev_usage(FILE *f)
 {
     fprintf(f, "usage: mero-tee dev sample --out DIR [--kind tdx|tdx15|sgx] [--now UNIX]\n"
-               "                             [--debug-td]\n");
+               "                             [--debug-td]\n"
+               "       mero-tee dev port\n");
 }
 
 static int
@@ -132,11 +136,37 @@ out:
     return rc;
 }
 
+/* mero-tee dev port: a loopback TCP port that was free a moment ago (for scripts). */
+static int
+dev_port(void)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
+    int fd;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return MT_EXIT_FAIL;
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
+        close(fd);
+        return MT_EXIT_FAIL;
+    }
+    close(fd);
+    printf("%u\n", (unsigned)ntohs(sin.sin_port));
+    return MT_EXIT_OK;
+}
+
 int
 mt_cmd_dev(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "sample") == 0)
         return dev_sample(argc - 1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "port") == 0)
+        return dev_port();
     dev_usage(stderr);
     return MT_EXIT_USAGE;
 }

@@ -11,8 +11,12 @@ static const struct {
     {"quote", mt_cmd_quote, "parse FILE [--hex] | verify QUOTE --collateral FILE --now UNIX"},
     {"collateral", mt_cmd_collateral, "fetch QUOTE --pccs URL [--out FILE]"},
     {"bench", mt_cmd_bench, "verify --quote Q --collateral C --now T [--seconds S]"},
-    {"dev", mt_cmd_dev, "sample --out DIR [--kind tdx|tdx15|sgx] [--now UNIX] [--debug-td]"},
+    {"dev", mt_cmd_dev, "sample --out DIR [--kind tdx|tdx15|sgx] [--now UNIX] [--debug-td] | port"},
     {"errors", mt_cmd_errors, "[--markdown]: every error code with its message"},
+    {"node", mt_cmd_node,
+     "keygen --out FILE | peer-id --identity FILE | get-key --kms URL "
+     "[--quote-source dstack[:SOCK]|tsm[:DIR]|mock] [--policy FILE] [--json]"},
+    {"audit", mt_cmd_audit, "verify FILE [--json]"},
 };
 
 static void

@@ -1,1 +1,94 @@
-int main(void) { return 0; }
+/*
+ * mero-kms: releases a storage key to a merod node only after a fresh
+ * challenge, a valid libp2p peer signature, an Intel TDX quote that verifies
+ * offline, and the attestation policy of a signed release.  Configured by
+ * environment variables (docs/configuration.md); wire-compatible with
+ * mero-kms-phala 2.3.40 (docs/compatibility.md).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kms/kms.h"
+#include "kms/kms_http.h"
+#include "pccs/pccs.h"
+
+static int
+fatal(const char *msg, const char *why)
+{
+    json_t *f = json_pack("{s:s}", "detail", why);
+
+    mt_kms_log("fatal", msg, f);
+    json_decref(f);
+    return 1;
+}
+
+int
+main(void)
+{
+    struct mt_kms_config *cfg = NULL;
+    struct mt_kms *k = NULL;
+    struct mt_kms_http *http = NULL;
+    sigset_t set;
+    char why[512];
+    json_t *f;
+    long cpus;
+    int sig, rc = 1;
+    mt_err e;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (mt_pccs_global_init() != MT_OK)
+        return fatal("cannot initialise libcurl", "");
+    e = mt_kms_config_load(mt_env_getenv, NULL, &cfg, why, sizeof(why));
+    if (e != MT_OK)
+        return fatal("invalid configuration", why);
+    for (size_t i = 0; i < cfg->num_warnings; i++)
+        mt_kms_log("warning", cfg->warnings[i], NULL);
+    e = mt_kms_new(cfg, mt_clock_system(), &k, why, sizeof(why));
+    if (e != MT_OK)
+        return fatal("cannot start", why);
+    if (k->root_der != NULL)
+        mt_kms_log("warning",
+                   "TEST TRUST ROOT configured (KMS_TRUST_ROOT_FILE): quotes are NOT checked "
+                   "against Intel's root. Development only; never in production.",
+                   NULL);
+    if (k->cfg->accept_mock)
+        mt_kms_log("warning", "ACCEPT_MOCK_ATTESTATION is on: never use in production", NULL);
+    if (!k->cfg->policy_ready) {
+        f = json_pack("{s:s}", "reason", k->cfg->policy_reason);
+        mt_kms_log("warning", "attestation policy not ready: /get-key answers 503", f);
+        json_decref(f);
+    }
+    e = mt_kms_profile_event(k, why, sizeof(why));
+    if (e != MT_OK) {
+        rc = fatal("refusing to start", why);
+        goto out;
+    }
+    cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    e = mt_kms_http_start(k, cpus > 0 && cpus < 64 ? (unsigned)cpus : 2u, &http, why,
+                          sizeof(why));
+    if (e != MT_OK) {
+        rc = fatal("cannot listen", why);
+        goto out;
+    }
+    f = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b}", "listen", k->cfg->listen_host, "port",
+                  (int)mt_kms_http_port(http), "profile", k->cfg->profile, "store",
+                  k->cfg->redis_url != NULL ? "redis" : "memory", "profileEvent",
+                  k->profile_event, "policyReady", k->cfg->policy_ready);
+    mt_kms_log("info", "mero-kms listening", f);
+    json_decref(f);
+    while (sigwait(&set, &sig) != 0)
+        ;
+    mt_kms_log("info", "shutting down", NULL);
+    rc = 0;
+out:
+    mt_kms_http_stop(http);
+    mt_kms_free(k);
+    mt_pccs_global_cleanup();
+    return rc;
+}

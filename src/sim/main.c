@@ -19,9 +19,10 @@
 #include "sim/sim_pcs.h"
 #include "sim/sim_pki.h"
 #include "util/mt_alloc.h"
+#include "util/mt_hex.h"
 #include "util/mt_time.h"
 
-static const char *const profiles[] = {"locked-read-only", "debug-read-only", "debug"};
+static const char *const profiles[] = {"locked-read-only", "debug-read-only", "debug", "kms"};
 
 static void
 usage(FILE *f)
@@ -103,8 +104,42 @@ cmd_init(int argc, char **argv)
     }
     printf("state directory: %s\n"
            "test trust root: %s/root.der (also root.pem) -- for --trust-root, never production\n"
-           "machine profiles: %s/machine-{locked-read-only,debug-read-only,debug}.json\n",
+           "machine profiles: %s/machine-{locked-read-only,debug-read-only,debug,kms}.json\n",
            dir, dir, dir);
+    return 0;
+}
+
+/* The registers a machine boots with, as JSON: what a policy for it must allow. */
+static int
+cmd_measurements(int argc, char **argv)
+{
+    struct mt_sim_machine *m = NULL;
+    uint8_t rtmr[4][48];
+    char why[256], hex[97];
+    int i;
+
+    int env = argc == 4 && strcmp(argv[3], "--env") == 0;
+
+    if ((argc != 3 && !env) || strcmp(argv[1], "--machine") != 0) {
+        usage(stderr);
+        return 2;
+    }
+    if (mt_sim_machine_load(argv[2], &m, why, sizeof(why)) != MT_OK)
+        return fail("invalid machine profile", why);
+    if (mt_sim_boot_registers(m, rtmr) != MT_OK) {
+        mt_sim_machine_free(m);
+        return fail("cannot replay the machine's boot", argv[2]);
+    }
+    mt_hex_encode(m->mrtd, 48, hex);
+    /* --env: shell assignments, for scripts without a JSON tool. */
+    printf(env ? "MRTD=%s\n" : "{\"mrtd\":\"%s\"", hex);
+    for (i = 0; i < 4; i++) {
+        mt_hex_encode(rtmr[i], 48, hex);
+        printf(env ? "RTMR%d=%s\n" : ",\"rtmr%d\":\"%s\"", i, hex);
+    }
+    if (!env)
+        printf("}\n");
+    mt_sim_machine_free(m);
     return 0;
 }
 
@@ -234,6 +269,8 @@ main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "init") == 0)
         return cmd_init(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "measurements") == 0)
+        return cmd_measurements(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {

@@ -167,6 +167,20 @@ params_for_machine(struct mt_testpki_params *p, const struct mt_sim_machine *m, 
     p->quote.pem_trailing_nul = 1;
 }
 
+mt_err
+mt_sim_boot_registers(const struct mt_sim_machine *m, uint8_t rtmr[4][48])
+{
+    struct mt_eventlog *log = NULL;
+    mt_err e;
+
+    MT_GUARD(mt_eventlog_dup(m->boot_log, &log));
+    e = boot_runtime_events(m, log);
+    if (e == MT_OK)
+        e = mt_eventlog_replay(log, rtmr);
+    mt_eventlog_free(log);
+    return e;
+}
+
 void
 mt_sim_agent_free(struct mt_sim_agent *a)
 {

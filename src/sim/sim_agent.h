@@ -35,6 +35,9 @@ void mt_sim_agent_free(struct mt_sim_agent *a);
 MT_WUR mt_err mt_sim_agent_call(struct mt_sim_agent *a, const char *method, const json_t *args,
                                 int *status, char **body);
 
+/* The registers a machine boots with (before any EmitEvent), without a PKI. */
+MT_WUR mt_err mt_sim_boot_registers(const struct mt_sim_machine *m, uint8_t rtmr[4][48]);
+
 /* The current RTMRs (for tests and logs). */
 void mt_sim_agent_rtmrs(struct mt_sim_agent *a, uint8_t rtmr[4][48]);
 

@@ -305,6 +305,8 @@ default_boot_log(const char *profile, const char *root_hash, struct mt_eventlog 
 {
     struct mt_eventlog *log = NULL;
     char text[256], marker[160];
+    /* A KMS runs in a Phala CVM: no node image, so no node marker in RTMR3. */
+    int kms = strncmp(profile, "kms", 3) == 0;
     mt_err e = MT_OK;
 
     MT_GUARD(mt_eventlog_new(&log));
@@ -317,12 +319,14 @@ default_boot_log(const char *profile, const char *root_hash, struct mt_eventlog 
         boot_event(log, 1, EV_EFI_BOOT_SERVICES_APPLICATION, "", "mero-tee-sim kernel image v1"), e,
         out);
     /* RTMR2: the kernel command line names the profile, as on the real images (4.3). */
-    snprintf(text, sizeof(text), "calimero.role=node calimero.profile=%s calimero.root_hash=%s",
-             profile, root_hash);
+    snprintf(text, sizeof(text), "calimero.role=%s calimero.profile=%s calimero.root_hash=%s",
+             kms ? "kms" : "node", profile, root_hash);
     MT_GUARD_GOTO(boot_event(log, 2, EV_IPL, "", text), e, out);
     /* RTMR3: the node image's boot marker (4.4), extended before the agent starts. */
-    MT_GUARD_GOTO(mt_sim_node_marker(profile, root_hash, marker, sizeof(marker)), e, out);
-    MT_GUARD_GOTO(boot_event(log, 3, EV_EVENT_TAG, "calimero-rtmr3-v2", marker), e, out);
+    if (!kms) {
+        MT_GUARD_GOTO(mt_sim_node_marker(profile, root_hash, marker, sizeof(marker)), e, out);
+        MT_GUARD_GOTO(boot_event(log, 3, EV_EVENT_TAG, "calimero-rtmr3-v2", marker), e, out);
+    }
     *out = log;
     log = NULL;
 out:
@@ -368,10 +372,10 @@ mt_sim_machine_default(const char *profile, struct mt_sim_machine **out)
                          m->os_image_hash),
                   e, out);
     m->has_os_image_hash = 1;
-    m->app_name = mt_strdup("mero-node");
+    m->app_name = mt_strdup(strncmp(profile, "kms", 3) == 0 ? "mero-kms" : "mero-node");
     snprintf(text, sizeof(text),
              "{\"docker_compose_file\":\"services: {merod: {image: calimero/merod}}\","
-             "\"manifest_version\":2,\"name\":\"mero-node-%s\",\"runner\":\"docker-compose\"}",
+             "\"manifest_version\":2,\"name\":\"mero-%s\",\"runner\":\"docker-compose\"}",
              profile);
     m->app_compose = mt_strdup(text);
     m->key_provider = mt_strdup("{\"name\":\"none\",\"id\":\"\"}");

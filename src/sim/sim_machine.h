@@ -71,7 +71,8 @@ MT_WUR mt_err mt_sim_machine_parse(const char *json, size_t len, struct mt_sim_m
  * A default machine for an image profile ("debug", "debug-read-only",
  * "locked-read-only"): shared firmware, a kernel command line and an RTMR3
  * node marker that name the profile (mero-tee-reference.md 4.3, 4.4), and a
- * fresh random app key and instance id.
+ * fresh random app key and instance id.  A profile named "kms..." is a KMS
+ * CVM instead: no node marker (its profile event is emitted by the KMS).
  */
 MT_WUR mt_err mt_sim_machine_default(const char *profile, struct mt_sim_machine **out);
 /* The machine as machine.json text; *out freed with mt_free. */

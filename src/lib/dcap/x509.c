@@ -121,22 +121,25 @@ out:
     return err;
 }
 
-static pthread_once_t intel_root_once = PTHREAD_ONCE_INIT;
+/*
+ * Decoded on first use under a mutex; a failed decode (out of memory) is
+ * not cached, so a later call tries again.
+ */
+static pthread_mutex_t intel_root_lock = PTHREAD_MUTEX_INITIALIZER;
 static X509 *intel_root;
-
-static void
-intel_root_decode(void)
-{
-    if (mt_x509_from_der(mt_intel_root_der, mt_intel_root_der_len, &intel_root) != MT_OK)
-        intel_root = NULL;
-}
 
 X509 *
 mt_intel_root_x509(void)
 {
-    if (pthread_once(&intel_root_once, intel_root_decode) != 0)
-        return NULL;
-    return intel_root;
+    X509 *x;
+
+    pthread_mutex_lock(&intel_root_lock);
+    if (intel_root == NULL &&
+        mt_x509_from_der(mt_intel_root_der, mt_intel_root_der_len, &x) == MT_OK)
+        intel_root = x;
+    x = intel_root;
+    pthread_mutex_unlock(&intel_root_lock);
+    return x;
 }
 
 mt_err

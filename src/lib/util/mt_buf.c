@@ -50,6 +50,12 @@ mt_buf_take(struct mt_buf *b, size_t *len)
 {
     uint8_t *p = b->p;
 
+    /* Never appended to: still hand out a (NUL-terminated) empty string. */
+    if (p == NULL) {
+        p = mt_malloc(1);
+        if (p != NULL)
+            p[0] = '\0';
+    }
     if (len != NULL)
         *len = b->len;
     mt_buf_init(b, b->limit);

@@ -22,7 +22,8 @@ struct mt_buf {
 void mt_buf_init(struct mt_buf *b, size_t limit);
 MT_WUR mt_err mt_buf_append(struct mt_buf *b, const void *data, size_t n);
 MT_WUR mt_err mt_buf_append_str(struct mt_buf *b, const char *s);
-/* Take ownership of the bytes (NUL-terminated); the buffer is reset. */
+/* Take ownership of the bytes (NUL-terminated, "" when empty; NULL only when out of
+ * memory); the buffer is reset. */
 uint8_t *mt_buf_take(struct mt_buf *b, size_t *len);
 /* Free and reset; safe on a zeroed or already freed buffer. */
 void mt_buf_free(struct mt_buf *b);

@@ -195,6 +195,8 @@ X(MT_ERR_KEY_DERIVATION, "key_derivation_failed", 500, "key_derivation_failed",
   "Key derivation failed")
 X(MT_ERR_STORE_UNAVAILABLE, "store_unavailable", 503, "service_unavailable",
   "Challenge store is unavailable")
+X(MT_ERR_COLLATERAL_UNAVAILABLE, "collateral_unavailable", 503, "service_unavailable",
+  "No current collateral for this platform could be obtained")
 
 /* release policy documents */
 X(MT_ERR_POLICY_FORMAT, "policy_format", 500, "", "Malformed attestation policy")
