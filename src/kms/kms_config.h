@@ -46,7 +46,8 @@
  *                               http to a loopback IP literal (tests)
  *   MERO_KMS_RELEASE_DIR        (new) [unset] directory of release assets; wins
  *   KMS_KEY_PROVIDER            (new) [dstack] dstack | local
- *   KMS_LOCAL_ROOT_KEY_FILE     (new) required for local
+ *   KMS_LOCAL_ROOT_KEY_FILE     (new) required for local; may be missing (the KMS
+ *                               creates it 0600), must be readable when present
  *   PCCS_URLS                   (new) [https://api.trustedservices.intel.com] CSV, http(s)
  *   COLLATERAL_CACHE_DIR        (new) [/var/lib/mero-kms/collateral] "" disables
  *   KMS_TRUST_ROOT_FILE         (new) [unset] readable file; development only

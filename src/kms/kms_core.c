@@ -96,10 +96,11 @@ open_stores(struct mt_kms *k, char *why, size_t why_len)
         return e;
     }
     if (k->cfg->audit_log != NULL && k->cfg->audit_log[0] != '\0') {
-        e = mt_audit_open(k->cfg->audit_log, &k->audit);
+        char reason[256];
+
+        e = mt_audit_open_why(k->cfg->audit_log, &k->audit, reason, sizeof(reason));
         if (e != MT_OK) {
-            snprintf(why, why_len, "AUDIT_LOG_PATH %s: %s", k->cfg->audit_log,
-                     mt_err_message(e));
+            snprintf(why, why_len, "AUDIT_LOG_PATH %s: %s", k->cfg->audit_log, reason);
             return e;
         }
     }
@@ -126,9 +127,9 @@ mt_kms_new(struct mt_kms_config *cfg, struct mt_clock clock, struct mt_kms **out
     if (cfg->trust_root_file != NULL && cfg->trust_root_file[0] != '\0')
         MT_GUARD_GOTO(load_trust_root(k, why, why_len), e, out);
     if (cfg->key_provider == MT_KMS_KEYS_LOCAL) {
-        MT_GUARD_GOTO(mt_kms_local_root_key(cfg->local_root_key_file, k->local_root_key, why,
-                                            why_len),
-                      e, out);
+        MT_GUARD_GOTO(
+            mt_kms_local_root_key(cfg->local_root_key_file, k->local_root_key, why, why_len), e,
+            out);
         k->has_local_root_key = 1;
     }
     MT_GUARD_GOTO(open_stores(k, why, why_len), e, out);
@@ -159,8 +160,7 @@ mt_kms_profile_event(struct mt_kms *k, char *why, size_t why_len)
         snprintf(k->profile_event, sizeof(k->profile_event), "skipped (mock attestation mode)");
         return MT_OK;
     }
-    plen = (size_t)snprintf(payload, sizeof(payload), "calimero.kms.profile=%s",
-                            k->cfg->profile);
+    plen = (size_t)snprintf(payload, sizeof(payload), "calimero.kms.profile=%s", k->cfg->profile);
     mt_dstack_opts_init(&o);
     o.socket_path = k->cfg->dstack_socket;
     MT_GUARD(mt_dstack_client_new(&o, &c));
@@ -169,8 +169,8 @@ mt_kms_profile_event(struct mt_kms *k, char *why, size_t why_len)
     if (e == MT_OK)
         e = mt_eventlog_parse(dq.event_log, strlen(dq.event_log), &log);
     if (e != MT_OK) {
-        snprintf(k->profile_event, sizeof(k->profile_event), "failed: cannot read the event log: %s",
-                 mt_err_message(e));
+        snprintf(k->profile_event, sizeof(k->profile_event),
+                 "failed: cannot read the event log: %s", mt_err_message(e));
         e = MT_OK; /* not fatal, as the reference */
         goto out;
     }

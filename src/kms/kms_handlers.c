@@ -20,8 +20,8 @@ static const struct {
     {"/metrics", "GET", MT_KMS_ROUTE_METRICS, NULL},
     {"/challenge", "POST", MT_KMS_ROUTE_CHALLENGE, (const char *const[]){"peerId", NULL}},
     {"/get-key", "POST", MT_KMS_ROUTE_GET_KEY,
-     (const char *const[]){"challengeId", "quoteB64", "peerId", "peerPublicKeyB64",
-                           "signatureB64", NULL}},
+     (const char *const[]){"challengeId", "quoteB64", "peerId", "peerPublicKeyB64", "signatureB64",
+                           NULL}},
     {"/attest", "POST", MT_KMS_ROUTE_ATTEST, (const char *const[]){"nonceB64", NULL}},
 };
 
@@ -77,8 +77,8 @@ is_json_type(const char *t)
     if (n == strlen("application/json") && strncasecmp(t, "application/json", n) == 0)
         return 1;
     plus = memchr(t, '+', n);
-    return strncasecmp(t, "application/", 12) == 0 && plus != NULL &&
-           (size_t)(t + n - plus) == 5 && strncasecmp(plus, "+json", 5) == 0;
+    return strncasecmp(t, "application/", 12) == 0 && plus != NULL && (size_t)(t + n - plus) == 5 &&
+           strncasecmp(plus, "+json", 5) == 0;
 }
 
 /*
@@ -96,16 +96,17 @@ extract(const struct mt_kms_request *rq, const char *const *fields, json_t **out
 
     *out = NULL;
     if (rq->body_too_large || rq->body_len > MT_KMS_MAX_BODY)
-        return mt_kms_reply_text(rs, 413, "Failed to buffer the request body: length limit exceeded");
+        return mt_kms_reply_text(rs, 413,
+                                 "Failed to buffer the request body: length limit exceeded");
     if (!is_json_type(rq->content_type))
-        return mt_kms_reply_text(rs, 415,
-                                 "Expected request with `Content-Type: application/json`");
+        return mt_kms_reply_text(rs, 415, "Expected request with `Content-Type: application/json`");
     if (mt_json_parse((const char *)rq->body, rq->body_len, MT_KMS_MAX_BODY, &o) != MT_OK)
         return mt_kms_reply_text(rs, 400, "Failed to parse the request body as JSON");
     if (!json_is_object(o)) {
         json_decref(o);
-        return mt_kms_reply_text(rs, 422, "Failed to deserialize the JSON body into the target "
-                                          "type: expected a JSON object");
+        return mt_kms_reply_text(rs, 422,
+                                 "Failed to deserialize the JSON body into the target "
+                                 "type: expected a JSON object");
     }
     for (i = 0; fields[i] != NULL; i++) {
         if (!json_is_string(json_object_get(o, fields[i]))) {

@@ -29,7 +29,7 @@ struct mt_kms_request {
 #define MT_KMS_MAX_HEADERS 6
 struct mt_kms_response {
     unsigned status;
-    char *body;               /* mt_malloc'd, may be "" */
+    char *body; /* mt_malloc'd, may be "" */
     size_t body_len;
     const char *content_type; /* NULL: no body type */
     int secret;               /* the body holds key material: wipe it after sending */

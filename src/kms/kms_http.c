@@ -69,8 +69,8 @@ send_response(struct MHD_Connection *c, struct mt_kms_response *rs)
 static void
 log_request(const char *method, const char *url, unsigned status, uint64_t us)
 {
-    json_t *f = json_pack("{s:s,s:s,s:i,s:I}", "method", method, "path", url, "status",
-                          (int)status, "durationUs", (json_int_t)us);
+    json_t *f = json_pack("{s:s,s:s,s:i,s:I}", "method", method, "path", url, "status", (int)status,
+                          "durationUs", (json_int_t)us);
 
     mt_kms_log(status >= 500 ? "error" : "info", "request", f);
     json_decref(f);
@@ -113,11 +113,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     memset(&rq, 0, sizeof(rq));
     rq.method = method;
     rq.path = url;
-    rq.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
+    rq.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
     rq.origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-    rq.acr_method = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                "Access-Control-Request-Method");
+    rq.acr_method =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Method");
     rq.body = cn->body.p == NULL ? (const uint8_t *)"" : cn->body.p;
     rq.body_len = cn->body.len;
     rq.body_too_large = cn->too_large;
@@ -192,8 +191,8 @@ mt_kms_http_start(struct mt_kms *k, unsigned threads, struct mt_kms_http **out, 
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_THREAD_POOL_SIZE, threads == 0 ? 2u : threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
-        1024u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128u * 1024u), MHD_OPTION_END);
+        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128u * 1024u), MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(why, why_len, "cannot listen on %s:%u", k->cfg->listen_host,
                  (unsigned)k->cfg->listen_port);

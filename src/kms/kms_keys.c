@@ -133,8 +133,7 @@ mt_kms_local_root_key(const char *path, uint8_t out[32], char *why, size_t why_l
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
         close(fd);
-        snprintf(why, why_len, "%s must be a regular file readable by its owner only (0600)",
-                 path);
+        snprintf(why, why_len, "%s must be a regular file readable by its owner only (0600)", path);
         return MT_ERR_CONFIG;
     }
     e = read_exact(fd, out, 32);

@@ -59,8 +59,9 @@ mt_kms_route_attest(struct mt_kms *k, const json_t *req, struct mt_kms_response 
         memcpy(rd + 32, default_binding, 32);
     } else {
         if (!json_is_string(binding_v))
-            return mt_kms_reply_text(rs, 422, "Failed to deserialize the JSON body into the "
-                                              "target type: invalid type for field `bindingB64`");
+            return mt_kms_reply_text(rs, 422,
+                                     "Failed to deserialize the JSON body into the "
+                                     "target type: invalid type for field `bindingB64`");
         r = b64_32(json_string_value(binding_v), rd + 32);
         if (r != 1)
             return mt_kms_reply_error(rs, MT_ERR_INVALID_ATTESTATION_REQUEST,

@@ -56,10 +56,10 @@ audit(struct get_key *g, mt_err e, unsigned status)
         return;
     mt_rfc3339_format(mt_clock_now(&g->k->clock), t);
     rec = json_pack("{s:s,s:I,s:s,s:s,s:s,s:i,s:s,s:s}", "time", t, "requestId",
-                    (json_int_t)g->request_id, "peerId", g->peer == NULL ? "" : g->peer,
-                    "decision", e == MT_OK ? "granted" : "denied", "reason",
-                    e == MT_OK ? "ok" : mt_err_code(e), "status", (int)status, "profile",
-                    g->k->cfg->profile, "policyTag", g->k->cfg->policy == NULL ? "" : g->k->cfg->policy->tag);
+                    (json_int_t)g->request_id, "peerId", g->peer == NULL ? "" : g->peer, "decision",
+                    e == MT_OK ? "granted" : "denied", "reason", e == MT_OK ? "ok" : mt_err_code(e),
+                    "status", (int)status, "profile", g->k->cfg->profile, "policyTag",
+                    g->k->cfg->policy == NULL ? "" : g->k->cfg->policy->tag);
     if (rec == NULL)
         return;
     if (g->tcb_status != NULL)
@@ -186,8 +186,7 @@ check_attestation(struct get_key *g, struct mt_kms_response *rs, int *answered)
         return deny(g, rs, MT_ERR_MOCK_REJECTED, NULL);
     e = mt_quote_parse(g->quote, g->quote_len, &g->q);
     if (e != MT_OK) {
-        snprintf(g->detail, sizeof(g->detail), "Failed to parse TDX quote: %s",
-                 mt_err_message(e));
+        snprintf(g->detail, sizeof(g->detail), "Failed to parse TDX quote: %s", mt_err_message(e));
         return deny(g, rs, MT_ERR_ATTESTATION_FAILED, g->detail);
     }
     g->quote_parsed = 1;
@@ -326,8 +325,8 @@ mt_kms_route_get_key(struct mt_kms *k, const json_t *req, uint64_t request_id,
         goto out;
     }
     /* 5. consume the challenge: from here on it is gone, whatever follows */
-    e = k->store->ops->consume(k->store, challenge_id, g.peer,
-                               (uint64_t)mt_clock_now(&k->clock), g.nonce);
+    e = k->store->ops->consume(k->store, challenge_id, g.peer, (uint64_t)mt_clock_now(&k->clock),
+                               g.nonce);
     if (e != MT_OK) {
         if (e == MT_ERR_NOMEM)
             goto out;
@@ -335,8 +334,7 @@ mt_kms_route_get_key(struct mt_kms *k, const json_t *req, uint64_t request_id,
             e = deny(&g, rs, e, "Challenge store is unavailable");
             goto out;
         }
-        snprintf(g.detail, sizeof(g.detail), "Challenge validation failed: %s",
-                 mt_err_message(e));
+        snprintf(g.detail, sizeof(g.detail), "Challenge validation failed: %s", mt_err_message(e));
         e = deny(&g, rs, MT_ERR_INVALID_CHALLENGE, g.detail);
         goto out;
     }

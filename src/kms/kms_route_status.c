@@ -58,8 +58,8 @@ mt_kms_route_health(struct mt_kms *k, struct mt_kms_response *rs)
     mt_err e;
 
     o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:s}", "status", "alive", "service",
-                  "mero-kms-phala", "profile", k->cfg->profile, "policyReady",
-                  k->cfg->policy_ready, "policyReason", k->cfg->policy_reason, "store",
+                  "mero-kms-phala", "profile", k->cfg->profile, "policyReady", k->cfg->policy_ready,
+                  "policyReason", k->cfg->policy_reason, "store",
                   k->cfg->redis_url != NULL ? "redis" : "memory", "keyProvider",
                   k->cfg->key_provider == MT_KMS_KEYS_LOCAL ? "local" : "dstack", "trustRoot",
                   trust_root_is_intel(k) ? "intel"
@@ -133,9 +133,9 @@ mt_kms_route_metrics(struct mt_kms *k, struct mt_kms_response *rs)
         for (c = 0; c < MT_KMS_STATUS__COUNT; c++) {
             snprintf(label, sizeof(label), "route=\"%s\",status=\"%s\"", route_names[r],
                      classes[c]);
-            MT_GUARD_GOTO(line(&b, "mero_kms_requests_total",
-                               atomic_load(&k->metrics.requests[r][c]), label),
-                          e, out);
+            MT_GUARD_GOTO(
+                line(&b, "mero_kms_requests_total", atomic_load(&k->metrics.requests[r][c]), label),
+                e, out);
         }
     }
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_request_duration_us_sum counter\n"), e,
@@ -147,46 +147,40 @@ mt_kms_route_metrics(struct mt_kms *k, struct mt_kms_response *rs)
                       e, out);
     }
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_keys_released_total counter\n"), e, out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_keys_released_total",
-                       atomic_load(&k->metrics.keys_released), ""),
-                  e, out);
-    MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_key_denials_total counter\n"), e, out);
     MT_GUARD_GOTO(
-        line(&b, "mero_kms_key_denials_total", atomic_load(&k->metrics.key_denials), ""),
-        e, out);
+        line(&b, "mero_kms_keys_released_total", atomic_load(&k->metrics.keys_released), ""), e,
+        out);
+    MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_key_denials_total counter\n"), e, out);
+    MT_GUARD_GOTO(line(&b, "mero_kms_key_denials_total", atomic_load(&k->metrics.key_denials), ""),
+                  e, out);
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_challenges_issued_total counter\n"), e,
                   out);
     MT_GUARD_GOTO(line(&b, "mero_kms_challenges_issued_total",
                        atomic_load(&k->metrics.challenges_issued), ""),
                   e, out);
     if (k->store->ops->count(k->store, (uint64_t)mt_clock_now(&k->clock), &pending) == MT_OK) {
-        MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_pending_challenges gauge\n"), e,
-                      out);
-        MT_GUARD_GOTO(
-            line(&b, "mero_kms_pending_challenges", (unsigned long)pending, ""), e, out);
+        MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_pending_challenges gauge\n"), e, out);
+        MT_GUARD_GOTO(line(&b, "mero_kms_pending_challenges", (unsigned long)pending, ""), e, out);
     }
     mt_collateral_store_stats(k->collateral, &st);
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_collateral_fetches_total counter\n"), e,
                   out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_collateral_fetches_total",
-                       (unsigned long)st.fetches, ""),
-                  e, out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_collateral_fetch_failures_total",
-                       (unsigned long)st.fetch_failures, ""),
-                  e, out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_collateral_memory_hits_total",
-                       (unsigned long)st.memory_hits, ""),
-                  e, out);
+    MT_GUARD_GOTO(line(&b, "mero_kms_collateral_fetches_total", (unsigned long)st.fetches, ""), e,
+                  out);
+    MT_GUARD_GOTO(
+        line(&b, "mero_kms_collateral_fetch_failures_total", (unsigned long)st.fetch_failures, ""),
+        e, out);
+    MT_GUARD_GOTO(
+        line(&b, "mero_kms_collateral_memory_hits_total", (unsigned long)st.memory_hits, ""), e,
+        out);
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_policy_ready gauge\n"), e, out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_policy_ready", (unsigned long)k->cfg->policy_ready,
-                       ""),
-                  e, out);
+    MT_GUARD_GOTO(line(&b, "mero_kms_policy_ready", (unsigned long)k->cfg->policy_ready, ""), e,
+                  out);
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# HELP mero_kms_test_trust_root 1 when quotes are "
                                         "checked against a test root instead of Intel's.\n"
                                         "# TYPE mero_kms_test_trust_root gauge\n"),
                   e, out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_test_trust_root",
-                       (unsigned long)!trust_root_is_intel(k), ""),
+    MT_GUARD_GOTO(line(&b, "mero_kms_test_trust_root", (unsigned long)!trust_root_is_intel(k), ""),
                   e, out);
     rs->status = 200;
     rs->content_type = "text/plain; version=0.0.4";

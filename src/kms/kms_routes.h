@@ -13,7 +13,6 @@ MT_WUR mt_err mt_kms_route_challenge(struct mt_kms *k, const json_t *req,
                                      struct mt_kms_response *rs);
 MT_WUR mt_err mt_kms_route_get_key(struct mt_kms *k, const json_t *req, uint64_t request_id,
                                    struct mt_kms_response *rs);
-MT_WUR mt_err mt_kms_route_attest(struct mt_kms *k, const json_t *req,
-                                  struct mt_kms_response *rs);
+MT_WUR mt_err mt_kms_route_attest(struct mt_kms *k, const json_t *req, struct mt_kms_response *rs);
 
 #endif

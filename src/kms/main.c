@@ -52,13 +52,7 @@ main(void)
     e = mt_kms_new(cfg, mt_clock_system(), &k, why, sizeof(why));
     if (e != MT_OK)
         return fatal("cannot start", why);
-    if (k->root_der != NULL)
-        mt_kms_log("warning",
-                   "TEST TRUST ROOT configured (KMS_TRUST_ROOT_FILE): quotes are NOT checked "
-                   "against Intel's root. Development only; never in production.",
-                   NULL);
-    if (k->cfg->accept_mock)
-        mt_kms_log("warning", "ACCEPT_MOCK_ATTESTATION is on: never use in production", NULL);
+    /* Trust-root, mock and enforcement warnings came with the configuration. */
     if (!k->cfg->policy_ready) {
         f = json_pack("{s:s}", "reason", k->cfg->policy_reason);
         mt_kms_log("warning", "attestation policy not ready: /get-key answers 503", f);
@@ -70,16 +64,15 @@ main(void)
         goto out;
     }
     cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    e = mt_kms_http_start(k, cpus > 0 && cpus < 64 ? (unsigned)cpus : 2u, &http, why,
-                          sizeof(why));
+    e = mt_kms_http_start(k, cpus > 0 && cpus < 64 ? (unsigned)cpus : 2u, &http, why, sizeof(why));
     if (e != MT_OK) {
         rc = fatal("cannot listen", why);
         goto out;
     }
     f = json_pack("{s:s,s:i,s:s,s:s,s:s,s:b}", "listen", k->cfg->listen_host, "port",
                   (int)mt_kms_http_port(http), "profile", k->cfg->profile, "store",
-                  k->cfg->redis_url != NULL ? "redis" : "memory", "profileEvent",
-                  k->profile_event, "policyReady", k->cfg->policy_ready);
+                  k->cfg->redis_url != NULL ? "redis" : "memory", "profileEvent", k->profile_event,
+                  "policyReady", k->cfg->policy_ready);
     mt_kms_log("info", "mero-kms listening", f);
     json_decref(f);
     while (sigwait(&set, &sig) != 0)

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "measure/rtmr.h"
 #include "sim/sim_agent.h"
 #include "sim/sim_http.h"
 #include "sim/sim_machine.h"
@@ -30,7 +31,9 @@ usage(FILE *f)
     fprintf(f, "usage: mero-tee-sim init --state-dir DIR [--force]\n"
                "       mero-tee-sim [serve] --state-dir DIR [--machine FILE --socket PATH]\n"
                "                    [--pccs 127.0.0.1:PORT] [--pccs-collateral "
-               "good|stale|revoked|broken]\n");
+               "good|stale|revoked|broken]\n"
+               "       mero-tee-sim measurements --machine FILE [--event NAME=VALUE]... "
+               "[--env]\n");
 }
 
 /* One JSON object per line on stderr. */
@@ -109,26 +112,66 @@ cmd_init(int argc, char **argv)
     return 0;
 }
 
+/*
+ * --event NAME=VALUE: extend RTMR3 as dstack's EmitEvent would, so a policy can
+ * name the registers after runtime events (the KMS's calimero.kms.profile).
+ */
+static int
+apply_event(uint8_t rtmr3[48], const char *spec)
+{
+    const char *eq = strchr(spec, '=');
+    uint8_t digest[48];
+
+    if (eq == NULL || eq == spec)
+        return 0;
+    return mt_rtmr_event_digest(MT_DSTACK_RUNTIME_EVENT_TYPE, spec, (size_t)(eq - spec),
+                                (const uint8_t *)eq + 1, strlen(eq + 1), digest) == MT_OK &&
+           mt_rtmr_extend(rtmr3, digest) == MT_OK;
+}
+
 /* The registers a machine boots with, as JSON: what a policy for it must allow. */
 static int
 cmd_measurements(int argc, char **argv)
 {
     struct mt_sim_machine *m = NULL;
+    const char *machine = NULL;
     uint8_t rtmr[4][48];
     char why[256], hex[97];
-    int i;
+    int i, env = 0, ev_first = 0, ev_count = 0;
 
-    int env = argc == 4 && strcmp(argv[3], "--env") == 0;
-
-    if ((argc != 3 && !env) || strcmp(argv[1], "--machine") != 0) {
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--machine") == 0 && i + 1 < argc && machine == NULL) {
+            machine = argv[++i];
+        } else if (strcmp(argv[i], "--env") == 0) {
+            env = 1;
+        } else if (strcmp(argv[i], "--event") == 0 && i + 1 < argc) {
+            /* Events are applied in order after the machine is loaded. */
+            if (ev_count == 0)
+                ev_first = i;
+            ev_count++;
+            i++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (machine == NULL) {
         usage(stderr);
         return 2;
     }
-    if (mt_sim_machine_load(argv[2], &m, why, sizeof(why)) != MT_OK)
+    if (mt_sim_machine_load(machine, &m, why, sizeof(why)) != MT_OK)
         return fail("invalid machine profile", why);
     if (mt_sim_boot_registers(m, rtmr) != MT_OK) {
         mt_sim_machine_free(m);
-        return fail("cannot replay the machine's boot", argv[2]);
+        return fail("cannot replay the machine's boot", machine);
+    }
+    for (i = ev_first; ev_count > 0 && i < argc; i++) {
+        if (strcmp(argv[i], "--event") != 0)
+            continue;
+        if (!apply_event(rtmr[3], argv[++i])) {
+            mt_sim_machine_free(m);
+            return fail("--event wants NAME=VALUE", argv[i]);
+        }
     }
     mt_hex_encode(m->mrtd, 48, hex);
     /* --env: shell assignments, for scripts without a JSON tool. */

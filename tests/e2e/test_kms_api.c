@@ -170,8 +170,8 @@ test_challenge(void **state)
 
         assert_true((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
     }
-    EXPECT_OK(mt_b64_decode_alloc(json_string_value(json_object_get(r, "nonceB64")), 44, 64,
-                                  &nonce, &n));
+    EXPECT_OK(
+        mt_b64_decode_alloc(json_string_value(json_object_get(r, "nonceB64")), 44, 64, &nonce, &n));
     assert_int_equal(n, 32);
     mt_free(nonce);
     assert_int_equal(json_integer_value(json_object_get(r, "expiresAt")), f.now + 60);
@@ -462,8 +462,8 @@ new_challenge(const struct kms_fixture *f, const struct node_identity *id, char 
     snprintf(req, sizeof(req), "{\"peerId\":\"%s\"}", id->peer);
     assert_int_equal(kms_post_json(f, "/challenge", req, &cr), 200);
     snprintf(challenge, 33, "%s", json_string_value(json_object_get(cr, "challengeId")));
-    EXPECT_OK(mt_b64_decode_alloc(json_string_value(json_object_get(cr, "nonceB64")), 44, 64, &nb,
-                                  &n));
+    EXPECT_OK(
+        mt_b64_decode_alloc(json_string_value(json_object_get(cr, "nonceB64")), 44, 64, &nb, &n));
     assert_int_equal(n, 32);
     memcpy(nonce, nb, 32);
     mt_free(nb);
@@ -546,8 +546,9 @@ test_policy_enforcement(void **state)
 
     /* Case-insensitive TCB, wrong MRTD: the first measurement named. */
     kms_fixture_env(&f, "ALLOWED_TCB_STATUSES", "UPTODATE");
-    kms_fixture_env(&f, "ALLOWED_MRTD", "0x111111111111111111111111111111111111111111111111111111"
-                                        "111111111111111111111111111111111111111111");
+    kms_fixture_env(&f, "ALLOWED_MRTD",
+                    "0x111111111111111111111111111111111111111111111111111111"
+                    "111111111111111111111111111111111111111111");
     kms_fixture_start_kms(&f);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     expect_error(post_body(&f, "/get-key", body, &r), &r, 403, "measurement_policy_rejected",
@@ -628,11 +629,13 @@ test_attest(void **state)
     json_decref(r);
     /* 31-byte nonce / binding */
     expect_error(kms_post_json(&f, "/attest",
-                               "{\"nonceB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}", &r),
+                               "{\"nonceB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}",
+                               &r),
                  &r, 400, "invalid_attestation_request", "32 bytes");
-    snprintf(body, sizeof(body),
-             "{\"nonceB64\":\"%s\",\"bindingB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}",
-             nb64);
+    snprintf(
+        body, sizeof(body),
+        "{\"nonceB64\":\"%s\",\"bindingB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}",
+        nb64);
     expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
                  "bindingB64");
     expect_error(kms_post_json(&f, "/attest", "{\"nonceB64\":\"%%%\"}", &r), &r, 400,
@@ -714,8 +717,8 @@ race(void *arg)
     struct racer *r = arg;
     char *resp = NULL;
 
-    r->status = kms_request(r->f, "POST", "/get-key", "application/json", r->body,
-                            strlen(r->body), &resp);
+    r->status =
+        kms_request(r->f, "POST", "/get-key", "application/json", r->body, strlen(r->body), &resp);
     mt_free(resp);
     return NULL;
 }

@@ -3,7 +3,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -251,8 +254,7 @@ kms_sign_body(const struct node_identity *signer, const char *peer, const char *
     quote_b64 = mt_b64_encode_alloc(quote, quote_len);
     sig_b64 = mt_b64_encode_alloc(sig, 64);
     o = json_pack("{s:s,s:s,s:s,s:s,s:s}", "challengeId", challenge_id, "quoteB64", quote_b64,
-                  "peerId", peer, "peerPublicKeyB64", signer->pubkey_b64, "signatureB64",
-                  sig_b64);
+                  "peerId", peer, "peerPublicKeyB64", signer->pubkey_b64, "signatureB64", sig_b64);
     mt_free(quote_b64);
     mt_free(sig_b64);
     assert_non_null(o);
@@ -299,4 +301,81 @@ kms_get_key_body(const struct kms_fixture *f, const struct node_identity *id, co
     mt_dstack_quote_free(&dq);
     mt_dstack_client_free(c);
     return out;
+}
+
+/* Print a child's log to stderr (after a failure, for the reader of the test output). */
+static void
+dump_file(const char *path)
+{
+    char line[512];
+    FILE *fp = fopen(path, "r");
+
+    if (fp == NULL)
+        return;
+    fprintf(stderr, "---- %s ----\n", path);
+    while (fgets(line, sizeof(line), fp) != NULL)
+        fputs(line, stderr);
+    fclose(fp);
+}
+
+pid_t
+kms_fixture_spawn(const struct kms_fixture *f, char *url, size_t url_len)
+{
+    char *envp[KMS_FIXTURE_MAX_ENV + 2], entries[KMS_FIXTURE_MAX_ENV][1100], *resp = NULL;
+    const char *listen = env_get("LISTEN_ADDR", (void *)f);
+    struct kms_fixture probe;
+    char log[400];
+    size_t i, n = 0;
+    pid_t pid;
+    int tries, status;
+
+    for (i = 0; i < f->num_env; i++) {
+        if (f->env_name[i][0] == '\0')
+            continue;
+        snprintf(entries[n], sizeof(entries[n]), "%s=%s", f->env_name[i], f->env_value[i]);
+        envp[n] = entries[n];
+        n++;
+    }
+    envp[n] = NULL;
+    assert_non_null(listen);
+    snprintf(url, url_len, "http://%s", listen);
+    /* The child's log goes to a file next to the state, shown on failure. */
+    snprintf(log, sizeof(log), "%s/kms-%s.log", f->node.dir, listen);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(log, "w", stderr) == NULL)
+            _exit(126);
+        execle(MT_KMS_PATH, MT_KMS_PATH, (char *)NULL, envp);
+        _exit(127);
+    }
+    memset(&probe, 0, sizeof(probe));
+    snprintf(probe.url, sizeof(probe.url), "%s", url);
+    for (tries = 0; tries < 200; tries++) {
+        if (kms_request(&probe, "GET", "/health", NULL, NULL, 0, &resp) == 200) {
+            mt_free(resp);
+            return pid;
+        }
+        mt_free(resp);
+        resp = NULL;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            break; /* it exited: no point waiting */
+        usleep(25000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    dump_file(log);
+    fail_msg("mero-kms did not come up at %s", url);
+    return -1;
+}
+
+void
+kms_fixture_kill_process(pid_t pid)
+{
+    int status;
+
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }

@@ -7,6 +7,8 @@
  * same test PKI, and mero-kms on a loopback port configured through an
  * environment map, with a clock the test moves.  Requests go over real HTTP.
  */
+#include <sys/types.h>
+
 #include <openssl/evp.h>
 
 #include "kms/kms.h"
@@ -69,3 +71,11 @@ json_t *kms_sign_body(const struct node_identity *signer, const char *peer,
                       size_t quote_len);
 
 #endif
+
+/*
+ * Run the mero-kms program with the fixture's environment (plus whatever
+ * kms_fixture_env set); waits until /health answers at url (filled in).
+ * Returns the pid; kms_fixture_kill_process stops it and checks it exited 0.
+ */
+pid_t kms_fixture_spawn(const struct kms_fixture *f, char *url, size_t url_len);
+void kms_fixture_kill_process(pid_t pid);

@@ -753,9 +753,18 @@ test_pccs_keys_trust_root(void **state)
     expect_fatal("KMS_KEY_PROVIDER");
     set("KMS_KEY_PROVIDER", " Local ");
     expect_fatal("KMS_LOCAL_ROOT_KEY_FILE");
+    /* Unusable path (its parent is a file): fatal. */
+    snprintf(path, sizeof(path), "%s/root.key", E.pin_file);
+    write_file(E.pin_file, "debug\n");
+    set("KMS_LOCAL_ROOT_KEY_FILE", path);
+    expect_fatal("KMS_LOCAL_ROOT_KEY_FILE");
+    unlink(E.pin_file);
+    /* Missing: accepted, the KMS creates it (0600) at startup. */
     dir_file(path, sizeof(path), "root.key");
     set("KMS_LOCAL_ROOT_KEY_FILE", path);
-    expect_fatal("KMS_LOCAL_ROOT_KEY_FILE"); /* not there yet */
+    c = expect_load();
+    assert_int_equal(c->key_provider, MT_KMS_KEYS_LOCAL);
+    mt_kms_config_free(c);
     write_file(path, "0123456789abcdef0123456789abcdef");
     c = expect_load();
     assert_int_equal(c->key_provider, MT_KMS_KEYS_LOCAL);

@@ -84,8 +84,8 @@ mt_prepared_collateral_window(const struct mt_prepared_collateral *p, int64_t *n
     size_t i;
 
     MT_ENSURE(t != NULL, p->tcb_info.doc_err != MT_OK ? p->tcb_info.doc_err : MT_ERR_INTERNAL);
-    MT_ENSURE(q != NULL, p->qe_identity.doc_err != MT_OK ? p->qe_identity.doc_err
-                                                         : MT_ERR_INTERNAL);
+    MT_ENSURE(q != NULL,
+              p->qe_identity.doc_err != MT_OK ? p->qe_identity.doc_err : MT_ERR_INTERNAL);
     lo = t->issue_date > q->issue_date ? t->issue_date : q->issue_date;
     hi = t->next_update < q->next_update ? t->next_update : q->next_update;
     for (i = 0; i < 2; i++) {

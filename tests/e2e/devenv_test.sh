@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# scripts/devenv end to end, with the binaries of this build (MT_BUILD_DIR):
+# the environment comes up, a locked-read-only node gets the same key twice
+# after checking the KMS against the release policy, a debug node is refused
+# with measurement_policy_rejected, a second `up` on a live directory is
+# refused, and `down` leaves no process behind.  Usage: devenv_test.sh BUILD_DIR
+set -euo pipefail
+
+build=$(cd "$1" && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cli="$build/mero-tee"
+tmp=$(mktemp -d)
+fail() {
+    echo "FAIL: $*" >&2
+    for log in "$tmp"/env/*.log; do
+        [ -f "$log" ] && { echo "---- $log" >&2; tail -n 20 "$log" >&2; }
+    done
+    exit 1
+}
+cleanup() {
+    MT_BUILD_DIR="$build" "$repo/scripts/devenv" down "$tmp/env" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+MT_BUILD_DIR="$build" "$repo/scripts/devenv" up "$tmp/env" >/dev/null || fail "devenv up"
+# shellcheck disable=SC1091
+. "$tmp/env/env"
+for v in KMS_URL DSTACK_SOCKET DSTACK_SOCKET_DEBUG DSTACK_SOCKET_KMS TRUST_ROOT PCCS_URL POLICY; do
+    [ -n "${!v:-}" ] || fail "DIR/env lacks $v"
+done
+case "$KMS_URL" in http://127.0.0.1:*) ;; *) fail "KMS not on loopback: $KMS_URL" ;; esac
+
+"$cli" node keygen --out "$tmp/id.pem" >/dev/null
+get_key() {
+    "$cli" node get-key --kms "$KMS_URL" --quote-source "dstack:$1" --identity "$tmp/id.pem" \
+        --policy "$POLICY" --pccs "$PCCS_URL" --trust-root "$TRUST_ROOT" --key-out "$2" --json \
+        2>/dev/null
+}
+out=$(get_key "$DSTACK_SOCKET" "$tmp/k1") || fail "locked-read-only node refused: $out"
+grep -q '"code": "OK"' <<<"$out" || fail "unexpected probe result: $out"
+[ "$(stat -c %s "$tmp/k1")" -eq 32 ] || fail "key is not 32 bytes"
+[ "$(stat -c %a "$tmp/k1")" = 600 ] || fail "key file mode is not 0600"
+get_key "$DSTACK_SOCKET" "$tmp/k2" >/dev/null || fail "second request refused"
+cmp -s "$tmp/k1" "$tmp/k2" || fail "a different key the second time"
+
+rc=0
+out=$(get_key "$DSTACK_SOCKET_DEBUG" "$tmp/k3") || rc=$?
+[ "$rc" -eq 1 ] || fail "debug node: exit $rc, want 1"
+grep -q '"kms_error": "measurement_policy_rejected"' <<<"$out" || fail "debug node: $out"
+grep -q 'RTMR2' <<<"$out" || fail "the refusal does not name RTMR2: $out"
+[ ! -e "$tmp/k3" ] || fail "a key file was written for the refused node"
+
+# The audit log has the three decisions and verifies; it never holds the key.
+"$cli" audit verify "$tmp/env/audit.jsonl" >/dev/null || fail "audit log does not verify"
+[ "$(wc -l <"$tmp/env/audit.jsonl")" -eq 3 ] || fail "audit log: want 3 lines"
+key_hex=$(od -An -tx1 "$tmp/k1" | tr -d ' \n')
+if grep -qi "$key_hex" "$tmp/env/audit.jsonl" "$tmp"/env/*.log; then
+    fail "the key appears in the audit log or a log"
+fi
+
+# A second `up` on a live directory is refused and leaves it running.
+if MT_BUILD_DIR="$build" "$repo/scripts/devenv" up "$tmp/env" >/dev/null 2>&1; then
+    fail "a second up on a live directory succeeded"
+fi
+pids=$(awk '{print $2}' "$tmp/env/pids")
+MT_BUILD_DIR="$build" "$repo/scripts/devenv" down "$tmp/env" || fail "devenv down"
+for p in $pids; do
+    if kill -0 "$p" 2>/dev/null; then fail "process $p still running after down"; fi
+done
+echo "devenv_test: passed"
