@@ -48,7 +48,7 @@ struct mt_kms {
     struct mt_kms_config *cfg;
     struct mt_kms_store *store;
     struct mt_collateral_store *collateral;
-    struct mt_audit *audit; /* NULL when AUDIT_LOG_PATH is "" */
+    struct mt_audit *audit; /* always open: AUDIT_LOG_PATH is required (config refuses "") */
     struct mt_clock clock;
     uint8_t *root_der; /* configured trust root (NULL = built-in Intel root) */
     size_t root_der_len;

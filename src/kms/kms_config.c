@@ -370,8 +370,21 @@ get_redis(struct cfg_ctx *x)
     x->c->redis_url = mt_strndup(s, n);
     MT_ENSURE(x->c->redis_url != NULL, MT_ERR_NOMEM);
     e = mt_kms_redis_url_parse(x->c->redis_url, &t, msg, sizeof(msg));
+    /*
+     * The challenge store connects over TCP with a lower-case redis:// URL and
+     * AUTH user+password or password only: refuse here what it cannot use, so
+     * the message names the variable instead of failing later at startup.
+     */
+    if (e == MT_OK && t.is_unix)
+        snprintf(msg, sizeof(msg), "unix sockets are not supported; use redis://host:port");
+    else if (e == MT_OK && strncmp(x->c->redis_url, "redis://", 8) != 0)
+        snprintf(msg, sizeof(msg), "the scheme must be written redis:// (lower case)");
+    else if (e == MT_OK && t.user[0] != '\0' && !t.has_password)
+        snprintf(msg, sizeof(msg), "a user needs a password (redis://user:password@host)");
+    else
+        msg[0] = e == MT_OK ? '\0' : msg[0];
     OPENSSL_cleanse(&t, sizeof(t));
-    if (e != MT_OK)
+    if (e != MT_OK || msg[0] != '\0')
         return bad(x, "REDIS_URL", "%s", msg);
     return MT_OK;
 }

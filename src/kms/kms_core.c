@@ -66,6 +66,17 @@ load_trust_root(struct mt_kms *k, char *why, size_t why_len)
     return e;
 }
 
+/* Collateral events an operator should see (fetch failures, stale copies served). */
+static void
+collateral_log(void *arg, mt_err e, const char *msg)
+{
+    json_t *f = json_pack("{s:s,s:s}", "code", mt_err_code(e), "detail", msg);
+
+    (void)arg;
+    mt_kms_log("warning", "collateral", f);
+    json_decref(f);
+}
+
 static mt_err
 open_stores(struct mt_kms *k, char *why, size_t why_len)
 {
@@ -83,11 +94,12 @@ open_stores(struct mt_kms *k, char *why, size_t why_len)
     mt_pccs_opts_init(&po);
     po.urls = (const char *const *)k->cfg->pccs_urls;
     po.num_urls = k->cfg->num_pccs_urls;
-    memset(&co, 0, sizeof(co));
+    mt_collateral_store_opts_init(&co);
     co.pccs = &po;
     co.cache_dir = k->cfg->collateral_cache_dir;
     co.refresh_margin = 3600;
     co.max_entries = 64;
+    co.log = collateral_log;
     e = mt_collateral_store_new(&co, &k->collateral);
     if (e != MT_OK) {
         snprintf(why, why_len, "collateral store (COLLATERAL_CACHE_DIR %s): %s",
@@ -176,7 +188,7 @@ mt_kms_profile_event(struct mt_kms *k, char *why, size_t why_len)
     }
     ev = mt_eventlog_find(log, "calimero.kms.profile", SIZE_MAX);
     if (ev != NULL) {
-        if (ev->payload_len == plen && memcmp(ev->payload, payload, plen) == 0) {
+        if (ev->payload_len == plen && CRYPTO_memcmp(ev->payload, payload, plen) == 0) {
             snprintf(k->profile_event, sizeof(k->profile_event), "already measured");
             goto out;
         }

@@ -72,7 +72,8 @@ log_request(const char *method, const char *url, unsigned status, uint64_t us)
     json_t *f = json_pack("{s:s,s:s,s:i,s:I}", "method", method, "path", url, "status", (int)status,
                           "durationUs", (json_int_t)us);
 
-    mt_kms_log(status >= 500 ? "error" : "info", "request", f);
+    /* A not-ready /ready is an answer, not a fault: probes would flood the error level. */
+    mt_kms_log(status >= 500 && strcmp(url, "/ready") != 0 ? "error" : "info", "request", f);
     json_decref(f);
 }
 

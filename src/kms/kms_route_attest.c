@@ -35,8 +35,10 @@ b64_32(const char *s, uint8_t out[32])
 
 /*
  * POST /attest: the KMS quotes nonce || binding through dstack (1.7).  A
- * dstack failure is the server's, so 503 (the reference answers 401:
- * defect 4); the body keeps the reference's tag.
+ * dstack failure is the server's, so 503 dstack_unavailable (or 502
+ * dstack_response for a malformed agent reply) where the reference answers
+ * 401 attestation_verification_failed (defect 4); merod treats any non-2xx
+ * /attest as KMS_ATTEST_REJECTED, so the tag change is invisible to it.
  */
 mt_err
 mt_kms_route_attest(struct mt_kms *k, const json_t *req, struct mt_kms_response *rs)

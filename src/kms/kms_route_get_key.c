@@ -45,15 +45,20 @@ struct get_key {
     char detail[384];
 };
 
-static void
+/*
+ * Append the decision to the audit log (fsync'd).  A grant is recorded before
+ * the key leaves (release_key): MT_ERR_AUDIT_UNAVAILABLE then stops it.
+ */
+static mt_err
 audit(struct get_key *g, mt_err e, unsigned status)
 {
     json_t *rec, *m;
     char t[21];
+    mt_err r;
     int i;
 
     if (g->k->audit == NULL)
-        return;
+        return MT_OK;
     mt_rfc3339_format(mt_clock_now(&g->k->clock), t);
     rec = json_pack("{s:s,s:I,s:s,s:s,s:s,s:i,s:s,s:s}", "time", t, "requestId",
                     (json_int_t)g->request_id, "peerId", g->peer == NULL ? "" : g->peer, "decision",
@@ -61,7 +66,7 @@ audit(struct get_key *g, mt_err e, unsigned status)
                     "status", (int)status, "profile", g->k->cfg->profile, "policyTag",
                     g->k->cfg->policy == NULL ? "" : g->k->cfg->policy->tag);
     if (rec == NULL)
-        return;
+        return MT_ERR_AUDIT_UNAVAILABLE;
     if (g->tcb_status != NULL)
         json_object_set_new(rec, "tcbStatus", json_string(g->tcb_status));
     if (g->quote_parsed && !g->mock && g->q.body_kind != MT_BODY_SGX) {
@@ -82,9 +87,13 @@ audit(struct get_key *g, mt_err e, unsigned status)
         json_object_set_new(rec, "quoteSha256", json_null());
     if (g->mock)
         json_object_set_new(rec, "mock", json_true());
-    if (mt_audit_append(g->k->audit, rec) != MT_OK)
+    r = mt_audit_append(g->k->audit, rec);
+    if (r != MT_OK) {
         mt_kms_log("error", "audit log append failed", rec);
+        r = MT_ERR_AUDIT_UNAVAILABLE;
+    }
     json_decref(rec);
+    return r;
 }
 
 /* Answer with an error, audit the denial. */
@@ -94,7 +103,7 @@ deny(struct get_key *g, struct mt_kms_response *rs, mt_err e, const char *detail
     mt_err r = mt_kms_reply_error(rs, e, details);
 
     atomic_fetch_add(&g->k->metrics.key_denials, 1);
-    audit(g, e, (unsigned)mt_err_http_status(e));
+    (void)audit(g, e, (unsigned)mt_err_http_status(e)); /* a failure is logged by audit() */
     return r;
 }
 
@@ -257,6 +266,11 @@ release_key(struct get_key *g, struct mt_kms_response *rs)
         return e;
     if (e != MT_OK)
         return deny(g, rs, MT_ERR_KEY_DERIVATION, g->detail);
+    /* Recorded before it is released: no key leaves without its audit line. */
+    if (audit(g, MT_OK, 200) != MT_OK) {
+        mt_secret_free(&key);
+        return deny(g, rs, MT_ERR_AUDIT_UNAVAILABLE, "audit log append failed");
+    }
     hex = mt_malloc(2 * key.len + 1);
     if (hex == NULL) {
         mt_secret_free(&key);
@@ -276,7 +290,6 @@ release_key(struct get_key *g, struct mt_kms_response *rs)
     json_decref(o);
     MT_GUARD(e);
     atomic_fetch_add(&k->metrics.keys_released, 1);
-    audit(g, MT_OK, 200);
     return MT_OK;
 }
 

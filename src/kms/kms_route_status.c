@@ -168,8 +168,12 @@ mt_kms_route_metrics(struct mt_kms *k, struct mt_kms_response *rs)
     MT_GUARD_GOTO(line(&b, "mero_kms_collateral_fetches_total", (unsigned long)st.fetches, ""), e,
                   out);
     MT_GUARD_GOTO(
+        mt_buf_append_str(&b, "# TYPE mero_kms_collateral_fetch_failures_total counter\n"), e, out);
+    MT_GUARD_GOTO(
         line(&b, "mero_kms_collateral_fetch_failures_total", (unsigned long)st.fetch_failures, ""),
         e, out);
+    MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_collateral_memory_hits_total counter\n"),
+                  e, out);
     MT_GUARD_GOTO(
         line(&b, "mero_kms_collateral_memory_hits_total", (unsigned long)st.memory_hits, ""), e,
         out);

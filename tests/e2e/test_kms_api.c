@@ -8,8 +8,11 @@
 #include "kms_fixture.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
@@ -70,6 +73,31 @@ start(struct kms_fixture *f)
 {
     kms_fixture_boot(f);
     kms_fixture_start_kms(f);
+}
+
+/* Every sample in Prometheus text has a "# TYPE <name>" line before it. */
+static void
+assert_metrics_typed(const char *text)
+{
+    const char *line = text;
+    size_t samples = 0;
+
+    while (*line != '\0') {
+        const char *end = strchr(line, '\n'), *name_end;
+        char want[160];
+
+        assert_non_null(end); /* every line ends in a newline */
+        if (*line != '#') {
+            name_end = line + strcspn(line, "{ ");
+            assert_true(name_end < end && (size_t)(name_end - line) < 100);
+            snprintf(want, sizeof(want), "# TYPE %.*s ", (int)(name_end - line), line);
+            if (strstr(text, want) == NULL || strstr(text, want) > line)
+                fail_msg("metric without a TYPE line before it: %.*s", (int)(end - line), line);
+            samples++;
+        }
+        line = end + 1;
+    }
+    assert_true(samples >= 10);
 }
 
 static void
@@ -134,6 +162,7 @@ test_health_and_routes(void **state)
     assert_int_equal(kms_request(&f, "GET", "/metrics", NULL, NULL, 0, &resp), 200);
     assert_non_null(strstr(resp, "mero_kms_test_trust_root 1"));
     assert_non_null(strstr(resp, "mero_kms_requests_total{route=\"challenge\",status=\"4xx\"}"));
+    assert_metrics_typed(resp);
     mt_free(resp);
     kms_fixture_stop(&f);
 }
@@ -796,6 +825,43 @@ test_audit_log(void **state)
     kms_fixture_stop(&f);
 }
 
+/*
+ * A grant that cannot be recorded is not released: with the audit log unable
+ * to grow (RLIMIT_FSIZE at its current size: writes fail with EFBIG), a
+ * request that passes every check gets 503 service_unavailable, no key.
+ */
+static void
+test_audit_failure_blocks_release(void **state)
+{
+    struct kms_fixture f;
+    struct node_identity id;
+    struct rlimit old, lim;
+    struct stat st;
+    char cid[33], path[256];
+    json_t *body, *r;
+
+    (void)state;
+    start(&f);
+    node_identity_new(&id);
+    body = kms_get_key_body(&f, &id, f.node.socket, cid);
+    snprintf(path, sizeof(path), "%s/audit.jsonl", f.node.dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    r = NULL;
+    expect_error(post_body(&f, "/get-key", body, &r), &r, 503, "service_unavailable", "audit log");
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    json_decref(body);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0); /* nothing half-written was left behind */
+    node_identity_free(&id);
+    kms_fixture_stop(&f);
+}
+
 int
 main(void)
 {
@@ -815,6 +881,7 @@ main(void)
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_replay_race),
         cmocka_unit_test(test_audit_log),
+        cmocka_unit_test(test_audit_failure_blocks_release),
     };
 
     if (mt_pccs_global_init() != MT_OK)

@@ -560,6 +560,19 @@ test_redis_var(void **state)
     expect_fatal("REDIS_URL");
     set("REDIS_URL", "rediss://h");
     expect_fatal("REDIS_URL");
+    /* Forms the URL grammar allows but the challenge store cannot use: fatal here. */
+    set("REDIS_URL", "unix:///run/redis.sock");
+    EXPECT_ERR(load(&c, why, sizeof(why)), MT_ERR_CONFIG);
+    assert_non_null(strstr(why, "REDIS_URL: unix sockets are not supported"));
+    set("REDIS_URL", "REDIS://127.0.0.1");
+    EXPECT_ERR(load(&c, why, sizeof(why)), MT_ERR_CONFIG);
+    assert_non_null(strstr(why, "lower case"));
+    set("REDIS_URL", "redis://onlyuser@127.0.0.1");
+    EXPECT_ERR(load(&c, why, sizeof(why)), MT_ERR_CONFIG);
+    assert_non_null(strstr(why, "a user needs a password"));
+    set("REDIS_URL", "redis://user:pw@127.0.0.1");
+    c = expect_load();
+    mt_kms_config_free(c);
 }
 
 static void

@@ -197,6 +197,8 @@ X(MT_ERR_STORE_UNAVAILABLE, "store_unavailable", 503, "service_unavailable",
   "Challenge store is unavailable")
 X(MT_ERR_COLLATERAL_UNAVAILABLE, "collateral_unavailable", 503, "service_unavailable",
   "No current collateral for this platform could be obtained")
+X(MT_ERR_AUDIT_UNAVAILABLE, "audit_unavailable", 503, "service_unavailable",
+  "The decision could not be recorded in the audit log; no key is released unaudited")
 
 /* release policy documents */
 X(MT_ERR_POLICY_FORMAT, "policy_format", 500, "", "Malformed attestation policy")
