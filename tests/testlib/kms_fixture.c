@@ -2,6 +2,7 @@
 #include "kms_fixture.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -303,6 +304,44 @@ kms_get_key_body(const struct kms_fixture *f, const struct node_identity *id, co
     return out;
 }
 
+/*
+ * KMS processes still running when the test program exits (a failed assertion
+ * jumps past kms_fixture_kill_process) are killed then, so none is left behind.
+ */
+static pid_t spawned[16];
+
+static void
+kill_spawned(void)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++) {
+        if (spawned[i] > 0) {
+            kill(spawned[i], SIGKILL);
+            waitpid(spawned[i], NULL, 0);
+            spawned[i] = 0;
+        }
+    }
+}
+
+static void
+track_spawned(pid_t pid, int add)
+{
+    static int registered;
+    size_t i;
+
+    if (!registered) {
+        atexit(kill_spawned);
+        registered = 1;
+    }
+    for (i = 0; i < sizeof(spawned) / sizeof(spawned[0]); i++) {
+        if (add ? spawned[i] == 0 : spawned[i] == pid) {
+            spawned[i] = add ? pid : 0;
+            return;
+        }
+    }
+}
+
 /* Print a child's log to stderr (after a failure, for the reader of the test output). */
 static void
 dump_file(const char *path)
@@ -354,6 +393,7 @@ kms_fixture_spawn(const struct kms_fixture *f, char *url, size_t url_len)
     for (tries = 0; tries < 200; tries++) {
         if (kms_request(&probe, "GET", "/health", NULL, NULL, 0, &resp) == 200) {
             mt_free(resp);
+            track_spawned(pid, 1);
             return pid;
         }
         mt_free(resp);
@@ -374,6 +414,7 @@ kms_fixture_kill_process(pid_t pid)
 {
     int status;
 
+    track_spawned(pid, 0);
     assert_int_equal(kill(pid, SIGTERM), 0);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
