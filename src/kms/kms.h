@@ -57,6 +57,20 @@ struct mt_kms {
     char profile_event[160]; /* state of the calimero.kms.profile event, for /health */
     struct mt_kms_metrics metrics;
     atomic_ulong next_request_id;
+    /*
+     * The release policy once it is ready (kms_policy.c).  A KMS that starts
+     * without one retries in the background; the policy becomes ready at most
+     * once and never changes afterwards, so readers need no lock: they load
+     * policy_ready (acquire) and then read the immutable policy.
+     */
+    atomic_int policy_ready;
+    struct mt_policy *retried_policy; /* set once by the retry thread, before policy_ready */
+    pthread_mutex_t policy_mu;        /* guards policy_reason and the thread's stop flag */
+    pthread_cond_t policy_cv;
+    char policy_reason[512];
+    int policy_thread_running;
+    int policy_stop;
+    pthread_t policy_thread;
 };
 
 /* Build the KMS from a loaded configuration (takes ownership of cfg). */
@@ -71,6 +85,25 @@ void mt_kms_free(struct mt_kms *k);
  * a dstack failure is not (state reported on /health).
  */
 MT_WUR mt_err mt_kms_profile_event(struct mt_kms *k, char *why, size_t why_len);
+
+/*
+ * The attestation policy: NULL unless ready.  Once non-NULL it never changes
+ * for the life of k.
+ */
+const struct mt_policy *mt_kms_policy(struct mt_kms *k);
+
+/* Why the policy is not ready ("" when it is), copied under the lock. */
+void mt_kms_policy_reason(struct mt_kms *k, char *out, size_t out_len);
+
+/*
+ * Start retrying the release policy in the background when it is not ready
+ * and can be fetched (MERO_KMS_VERSION set, not USE_ENV_POLICY): after 1 s,
+ * then doubling up to 5 minutes, until it loads.  MT_OK with nothing to do.
+ */
+MT_WUR mt_err mt_kms_policy_retry_start(struct mt_kms *k);
+
+/* Stop the retry thread (mt_kms_free calls it). */
+void mt_kms_policy_retry_stop(struct mt_kms *k);
 
 /* One JSON log line on stderr: level, msg, and optional extra fields (borrowed). */
 void mt_kms_log(const char *level, const char *msg, const json_t *fields);

@@ -9,6 +9,7 @@
 #include "dstack/dstack_client.h"
 #include "kms/kms_keys.h"
 #include "measure/eventlog.h"
+#include "policy/policy.h"
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"
 #include "util/mt_limits.h"
@@ -39,6 +40,10 @@ mt_kms_free(struct mt_kms *k)
 {
     if (k == NULL)
         return;
+    mt_kms_policy_retry_stop(k);
+    mt_policy_free(k->retried_policy);
+    pthread_cond_destroy(&k->policy_cv);
+    pthread_mutex_destroy(&k->policy_mu);
     if (k->store != NULL)
         k->store->ops->free(k->store);
     mt_collateral_store_free(k->collateral);
@@ -135,6 +140,11 @@ mt_kms_new(struct mt_kms_config *cfg, struct mt_clock clock, struct mt_kms **out
     k->cfg = cfg;
     k->clock = clock;
     atomic_init(&k->next_request_id, 1);
+    /* mt_calloc zeroed the thread fields; the lock and condition are plain defaults. */
+    pthread_mutex_init(&k->policy_mu, NULL);
+    pthread_cond_init(&k->policy_cv, NULL);
+    atomic_init(&k->policy_ready, cfg->policy_ready ? 1 : 0);
+    snprintf(k->policy_reason, sizeof(k->policy_reason), "%s", cfg->policy_reason);
     snprintf(k->profile_event, sizeof(k->profile_event), "not attempted");
     if (cfg->trust_root_file != NULL && cfg->trust_root_file[0] != '\0')
         MT_GUARD_GOTO(load_trust_root(k, why, why_len), e, out);
@@ -145,6 +155,11 @@ mt_kms_new(struct mt_kms_config *cfg, struct mt_clock clock, struct mt_kms **out
         k->has_local_root_key = 1;
     }
     MT_GUARD_GOTO(open_stores(k, why, why_len), e, out);
+    e = mt_kms_policy_retry_start(k);
+    if (e != MT_OK) {
+        snprintf(why, why_len, "cannot start the release policy retry thread");
+        goto out;
+    }
     *out = k;
     k = NULL;
 out:

@@ -40,8 +40,9 @@ struct get_key {
     struct mt_quote q;
     int quote_parsed;
     int mock;
-    struct mt_verdict *verdict; /* heap: large */
-    const char *tcb_status;     /* NULL until a real quote verified */
+    struct mt_verdict *verdict;     /* heap: large */
+    const char *tcb_status;         /* NULL until a real quote verified */
+    const struct mt_policy *policy; /* NULL until ready (step 3) */
     char detail[384];
 };
 
@@ -64,7 +65,7 @@ audit(struct get_key *g, mt_err e, unsigned status)
                     (json_int_t)g->request_id, "peerId", g->peer == NULL ? "" : g->peer, "decision",
                     e == MT_OK ? "granted" : "denied", "reason", e == MT_OK ? "ok" : mt_err_code(e),
                     "status", (int)status, "profile", g->k->cfg->profile, "policyTag",
-                    g->k->cfg->policy == NULL ? "" : g->k->cfg->policy->tag);
+                    g->policy == NULL ? "" : g->policy->tag);
     if (rec == NULL)
         return MT_ERR_AUDIT_UNAVAILABLE;
     if (g->tcb_status != NULL)
@@ -238,7 +239,7 @@ check_attestation(struct get_key *g, struct mt_kms_response *rs, int *answered)
     /* Policy applies to real quotes only (1.7 step 7d). */
     if (!g->mock) {
         g->tcb_status = mt_tcb_status_name(g->verdict->tcb.status);
-        e = mt_policy_check(k->cfg->policy, g->tcb_status, g->q.td.mr_td,
+        e = mt_policy_check(g->policy, g->tcb_status, g->q.td.mr_td,
                             (const uint8_t(*)[48])g->q.td.rt_mr, g->detail, sizeof(g->detail));
         if (e != MT_OK)
             return deny(g, rs, e, g->detail);
@@ -317,13 +318,16 @@ mt_kms_route_get_key(struct mt_kms *k, const json_t *req, uint64_t request_id,
     /* 2. challenge ID shape */
     if (!challenge_id_ok(challenge_id))
         return deny(&g, rs, MT_ERR_INVALID_CHALLENGE, "challenge ID must be 32 hex characters");
-    /* 3. policy readiness */
-    if (!k->cfg->policy_ready)
+    /* 3. policy readiness (read once: the request uses this policy throughout) */
+    g.policy = mt_kms_policy(k);
+    if (g.policy == NULL) {
+        mt_kms_policy_reason(k, g.detail, sizeof(g.detail));
         return deny(&g, rs, MT_ERR_POLICY_NOT_READY,
-                    k->cfg->policy_reason[0] != '\0'
-                        ? k->cfg->policy_reason
+                    g.detail[0] != '\0'
+                        ? g.detail
                         : "Attestation policy is not ready yet. Set MERO_KMS_VERSION and "
                           "MERO_KMS_PROFILE, or use explicit USE_ENV_POLICY mode.");
+    }
     /* 4. quote base64 */
     if (mt_b64_decode_alloc(quote_b64, strlen(quote_b64), MT_MAX_QUOTE_SIZE, &g.quote,
                             &g.quote_len) != MT_OK)

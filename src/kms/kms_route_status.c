@@ -54,12 +54,14 @@ collateral_usable(struct mt_kms *k)
 mt_err
 mt_kms_route_health(struct mt_kms *k, struct mt_kms_response *rs)
 {
+    char reason[sizeof(k->policy_reason)];
     json_t *o;
     mt_err e;
 
+    mt_kms_policy_reason(k, reason, sizeof(reason));
     o = json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:s,s:s}", "status", "alive", "service",
-                  "mero-kms-phala", "profile", k->cfg->profile, "policyReady", k->cfg->policy_ready,
-                  "policyReason", k->cfg->policy_reason, "store",
+                  "mero-kms-phala", "profile", k->cfg->profile, "policyReady",
+                  mt_kms_policy(k) != NULL, "policyReason", reason, "store",
                   k->cfg->redis_url != NULL ? "redis" : "memory", "keyProvider",
                   k->cfg->key_provider == MT_KMS_KEYS_LOCAL ? "local" : "dstack", "trustRoot",
                   trust_root_is_intel(k) ? "intel"
@@ -84,8 +86,12 @@ mt_kms_route_ready(struct mt_kms *k, struct mt_kms_response *rs)
 
     reasons = json_array();
     MT_ENSURE(reasons != NULL, MT_ERR_NOMEM);
-    if (!k->cfg->policy_ready)
-        json_array_append_new(reasons, json_string(k->cfg->policy_reason));
+    if (mt_kms_policy(k) == NULL) {
+        char reason[sizeof(k->policy_reason)];
+
+        mt_kms_policy_reason(k, reason, sizeof(reason));
+        json_array_append_new(reasons, json_string(reason));
+    }
     if (k->store->ops->ping(k->store) != MT_OK)
         json_array_append_new(reasons, json_string("challenge store unavailable"));
     if (!collateral_usable(k))
@@ -178,8 +184,8 @@ mt_kms_route_metrics(struct mt_kms *k, struct mt_kms_response *rs)
         line(&b, "mero_kms_collateral_memory_hits_total", (unsigned long)st.memory_hits, ""), e,
         out);
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# TYPE mero_kms_policy_ready gauge\n"), e, out);
-    MT_GUARD_GOTO(line(&b, "mero_kms_policy_ready", (unsigned long)k->cfg->policy_ready, ""), e,
-                  out);
+    MT_GUARD_GOTO(line(&b, "mero_kms_policy_ready", (unsigned long)(mt_kms_policy(k) != NULL), ""),
+                  e, out);
     MT_GUARD_GOTO(mt_buf_append_str(&b, "# HELP mero_kms_test_trust_root 1 when quotes are "
                                         "checked against a test root instead of Intel's.\n"
                                         "# TYPE mero_kms_test_trust_root gauge\n"),

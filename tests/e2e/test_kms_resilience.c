@@ -311,13 +311,69 @@ test_release_policy_pin(void **state)
     kms_fixture_stop(&f);
 }
 
+/*
+ * A release policy missing at startup (release server or disk briefly
+ * unavailable): the KMS runs not ready, retries in the background, and
+ * becomes ready by itself once the policy appears (the reference needs a
+ * restart).
+ */
+static void
+test_release_policy_retry(void **state)
+{
+    struct kms_fixture f;
+    struct node_identity id;
+    char dir[256], staging[256], from[400], to[400], pin[65], *resp = NULL;
+    long status = 0;
+    int tries;
+    json_t *r;
+
+    (void)state;
+    kms_fixture_boot(&f);
+    snprintf(staging, sizeof(staging), "%s/staging", f.node.dir);
+    write_release(&f, staging, pin);
+    snprintf(dir, sizeof(dir), "%s/release", f.node.dir);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    kms_fixture_env(&f, "USE_ENV_POLICY", NULL);
+    kms_fixture_env(&f, "MERO_KMS_VERSION", "mero-kms-v9.9.9");
+    kms_fixture_env(&f, "MERO_KMS_RELEASE_DIR", dir);
+    kms_fixture_env(&f, "MERO_KMS_POLICY_SHA256", pin);
+    kms_fixture_start_kms(&f);
+    node_identity_new(&id);
+    assert_int_equal(kms_request(&f, "GET", "/ready", NULL, NULL, 0, &resp), 503);
+    assert_non_null(strstr(resp, "Failed to load release policy"));
+    mt_free(resp);
+    assert_int_equal(get_key(&f, &id, &r), 503);
+    assert_string_equal(tag_of(r), "policy_not_ready");
+    json_decref(r);
+    /* The release appears; the first retry is after 1 s. */
+    snprintf(from, sizeof(from), "%s/kms-phala-attestation-policy.locked-read-only.json", staging);
+    snprintf(to, sizeof(to), "%s/kms-phala-attestation-policy.locked-read-only.json", dir);
+    assert_int_equal(rename(from, to), 0);
+    for (tries = 0; tries < 80; tries++) {
+        status = kms_request(&f, "GET", "/ready", NULL, NULL, 0, &resp);
+        mt_free(resp);
+        resp = NULL;
+        if (status == 200)
+            break;
+        usleep(50000);
+    }
+    assert_int_equal(status, 200);
+    assert_int_equal(get_key(&f, &id, &r), 200);
+    json_decref(r);
+    assert_int_equal(kms_request(&f, "GET", "/health", NULL, NULL, 0, &resp), 200);
+    assert_non_null(strstr(resp, "\"policyReady\":true"));
+    mt_free(resp);
+    node_identity_free(&id);
+    kms_fixture_stop(&f);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_kms_one_redis),  cmocka_unit_test(test_redis_outage),
         cmocka_unit_test(test_dstack_gone),        cmocka_unit_test(test_pccs_outage),
-        cmocka_unit_test(test_release_policy_pin),
+        cmocka_unit_test(test_release_policy_pin), cmocka_unit_test(test_release_policy_retry),
     };
 
     if (mt_pccs_global_init() != MT_OK)
