@@ -171,14 +171,7 @@ mt_kms_http_start(struct mt_kms *k, unsigned threads, struct mt_kms_http **out, 
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     const union MHD_DaemonInfo *info;
     struct mt_kms_http *h;
-    /*
-     * poll, not epoll: with epoll each pool thread accepts up to ten
-     * connections per wake-up, so a burst of keep-alive connections (a
-     * proxy's pool, nodes reconnecting after a restart) lands on one thread
-     * and the other cores idle (bench/README.md).  With poll every woken
-     * thread accepts one, and the pool shares the connections.
-     */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
     mt_err e = MT_OK;
 
     memset(&ss, 0, sizeof(ss));
