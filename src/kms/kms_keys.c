@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,35 @@
 /* Domain separation: a local key never equals a dstack key for the same path. */
 #define LOCAL_KDF_SALT "mero-kms-local-v1"
 
+/*
+ * The HKDF implementation, fetched once: fetching it on every derivation
+ * showed in the /get-key profile.  A fetched EVP_KDF may be shared by
+ * threads.  Lock free: the first thread to publish wins, a loser frees its
+ * own, and a failed fetch is retried on the next call.  (The digest is still
+ * named per context: OpenSSL 3.0's HKDF takes it by name and cannot
+ * duplicate a prepared context.)
+ */
+static _Atomic(EVP_KDF *) hkdf_kdf;
+
+static EVP_KDF *
+hkdf_get(void)
+{
+    EVP_KDF *kdf, *expected = NULL;
+
+    kdf = atomic_load_explicit(&hkdf_kdf, memory_order_acquire);
+    if (kdf != NULL)
+        return kdf;
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL)
+        return NULL;
+    if (!atomic_compare_exchange_strong_explicit(&hkdf_kdf, &expected, kdf, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        EVP_KDF_free(kdf);
+        return expected;
+    }
+    return kdf;
+}
+
 static mt_err
 hkdf(const uint8_t root[32], const char *path, struct mt_secret *out)
 {
@@ -27,9 +57,8 @@ hkdf(const uint8_t root[32], const char *path, struct mt_secret *out)
     int ok;
 
     MT_GUARD(mt_secret_new(32, out));
-    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    kdf = hkdf_get();
     ctx = kdf == NULL ? NULL : EVP_KDF_CTX_new(kdf);
-    EVP_KDF_free(kdf);
     if (ctx == NULL) {
         mt_secret_free(out);
         return MT_ERR_CRYPTO;

@@ -344,6 +344,71 @@ new_key(void)
     return k;
 }
 
+/* Decode the Ed25519 key with raw bytes y (little endian); on success check the key's bytes. */
+static mt_err
+decode_raw(const uint8_t raw[MT_ED25519_PUBKEY_LEN])
+{
+    uint8_t pb[MT_LIBP2P_ED25519_PB_LEN], back[MT_ED25519_PUBKEY_LEN];
+    size_t n = sizeof(back);
+    EVP_PKEY *key = NULL;
+    mt_err e;
+
+    mt_libp2p_ed25519_encode(raw, pb);
+    e = mt_libp2p_pubkey_decode(pb, sizeof(pb), &key);
+    if (e == MT_OK) {
+        assert_int_equal(EVP_PKEY_get_raw_public_key(key, back, &n), 1);
+        assert_int_equal(n, MT_ED25519_PUBKEY_LEN);
+        assert_memory_equal(back, raw, MT_ED25519_PUBKEY_LEN);
+        EVP_PKEY_free(key);
+    } else {
+        assert_null(key);
+    }
+    return e;
+}
+
+static void
+test_pubkey_point_cache(void **state)
+{
+    /* y = 2 is not a point; y = 2 + 2^248 (last byte differs) and y = 3 (first byte) are */
+    uint8_t bad[MT_ED25519_PUBKEY_LEN] = {2}, near_last[MT_ED25519_PUBKEY_LEN] = {2},
+            near_first[MT_ED25519_PUBKEY_LEN] = {3};
+    uint8_t pb[MT_LIBP2P_ED25519_PB_LEN];
+    EVP_PKEY *keys[70];
+    size_t i, round;
+
+    (void)state;
+    near_last[31] = 0x01;
+    /* a miss and a hit give the same answer, and the same key */
+    EXPECT_OK(decode_raw(near_last));
+    EXPECT_OK(decode_raw(near_last));
+    EXPECT_OK(decode_raw(near_first));
+    EXPECT_OK(decode_raw(near_first));
+    /* a non-point one byte away from cached keys is still rejected, and stays rejected */
+    EXPECT_ERR(decode_raw(bad), MT_ERR_INVALID_PEER_PUBLIC_KEY);
+    EXPECT_ERR(decode_raw(bad), MT_ERR_INVALID_PEER_PUBLIC_KEY);
+    /* the sign bit is part of the compared bytes: the cached y = 2 + 2^248 does not admit y = 2 */
+    bad[31] = 0x80;
+    EXPECT_ERR(decode_raw(bad), MT_ERR_INVALID_PEER_PUBLIC_KEY);
+    bad[31] = 0x00;
+    /* more keys than the cache holds: evicted and re-admitted keys still decode */
+    for (i = 0; i < 70; i++)
+        keys[i] = new_key();
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 70; i++) {
+            EVP_PKEY *dec = NULL;
+
+            EXPECT_OK(mt_libp2p_pubkey_encode(keys[i], pb));
+            EXPECT_OK(mt_libp2p_pubkey_decode(pb, sizeof(pb), &dec));
+            assert_int_equal(EVP_PKEY_eq(dec, keys[i]), 1);
+            EVP_PKEY_free(dec);
+        }
+    }
+    for (i = 0; i < 70; i++)
+        EVP_PKEY_free(keys[i]);
+    EXPECT_ERR(decode_raw(bad), MT_ERR_INVALID_PEER_PUBLIC_KEY);
+    EXPECT_OK(decode_raw(near_last));
+}
+
 static void
 test_pubkey_round_trip_and_mismatch(void **state)
 {
@@ -735,6 +800,7 @@ main(void)
         cmocka_unit_test(test_peer_id_long_key),
         cmocka_unit_test(test_protobuf_negatives),
         cmocka_unit_test(test_pubkey_round_trip_and_mismatch),
+        cmocka_unit_test(test_pubkey_point_cache),
         cmocka_unit_test(test_encode_non_ed25519),
         cmocka_unit_test(test_payload_golden),
         cmocka_unit_test(test_payload_escaping),

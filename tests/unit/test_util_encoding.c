@@ -208,6 +208,59 @@ test_b64_bad_chars(void **state)
     EXPECT_ERR(mt_b64_decode_alloc(NULL, 0, 16, &out, &n), MT_ERR_BASE64);
 }
 
+/* Every byte value in every position of a body quad and of the last quad, and round trips. */
+static void
+test_b64_every_byte(void **state)
+{
+    static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint8_t data[64], *out = NULL;
+    char s[9], *enc;
+    size_t pos, n, len, i;
+    int c;
+    const char *sym;
+
+    (void)state;
+    for (c = 0; c < 256; c++) {
+        sym = c == 0 ? NULL : strchr(alpha, c);
+        for (pos = 0; pos < 8; pos++) {
+            memcpy(s, "QUJDREVG", 9);
+            s[pos] = (char)c;
+            if (sym == NULL) {
+                EXPECT_ERR(mt_b64_decode_alloc(s, 8, 16, &out, &n), MT_ERR_BASE64);
+                continue;
+            }
+            /* the symbol's value lands in the right six bits */
+            EXPECT_OK(mt_b64_decode_alloc(s, 8, 16, &out, &n));
+            assert_int_equal(n, 6);
+            enc = mt_b64_encode_alloc(out, n);
+            assert_non_null(enc);
+            assert_string_equal(enc, s);
+            mt_free(enc);
+            mt_free(out);
+        }
+    }
+    for (i = 0; i < sizeof(data); i++)
+        data[i] = (uint8_t)(i * 151 + 13);
+    for (len = 0; len <= sizeof(data); len++) {
+        enc = mt_b64_encode_alloc(data, len);
+        assert_non_null(enc);
+        EXPECT_OK(mt_b64_decode_alloc(enc, strlen(enc), len, &out, &n));
+        assert_int_equal(n, len);
+        if (len > 0)
+            assert_memory_equal(out, data, len);
+        mt_free(out);
+        /* '=' anywhere before the padding is rejected */
+        for (pos = 0; pos + 4 < strlen(enc); pos++) {
+            char saved = enc[pos];
+
+            enc[pos] = '=';
+            EXPECT_ERR(mt_b64_decode_alloc(enc, strlen(enc), len, &out, &n), MT_ERR_BASE64);
+            enc[pos] = saved;
+        }
+        mt_free(enc);
+    }
+}
+
 static void
 test_b64_limits(void **state)
 {
@@ -409,9 +462,10 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_b64_rfc4648_vectors), cmocka_unit_test(test_hex_rfc4648_vectors),
         cmocka_unit_test(test_b64_padding),         cmocka_unit_test(test_b64_bad_chars),
-        cmocka_unit_test(test_b64_limits),          cmocka_unit_test(test_hex_strictness),
-        cmocka_unit_test(test_hex_limits),          cmocka_unit_test(test_hex_encode),
-        cmocka_unit_test(test_round_trips),         cmocka_unit_test(test_all_byte_values),
+        cmocka_unit_test(test_b64_every_byte),      cmocka_unit_test(test_b64_limits),
+        cmocka_unit_test(test_hex_strictness),      cmocka_unit_test(test_hex_limits),
+        cmocka_unit_test(test_hex_encode),          cmocka_unit_test(test_round_trips),
+        cmocka_unit_test(test_all_byte_values),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,23 +138,33 @@ mt_peer_id_check(const char *peer_id, char *detail, size_t detail_len)
 
 /* ---- Ed25519 point check ---------------------------------------------- */
 
+/* p = 2^255 - 19 and d = -121665/121666 mod p, big endian. */
+static const uint8_t ed25519_p[MT_ED25519_PUBKEY_LEN] = {
+    0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xed,
+};
+static const uint8_t ed25519_d[MT_ED25519_PUBKEY_LEN] = {
+    0x52, 0x03, 0x6c, 0xee, 0x2b, 0x6f, 0xfe, 0x73, 0x8c, 0xc7, 0x40, 0x79, 0x77, 0x79, 0xe8, 0x98,
+    0x00, 0x70, 0x0a, 0x4d, 0x41, 0x41, 0xd8, 0xab, 0x75, 0xeb, 0x4d, 0xca, 0x13, 0x59, 0x78, 0xa3,
+};
+
 /*
  * 1 when the 32 bytes decompress to a point of edwards25519 the way
  * curve25519-dalek's CompressedEdwardsY::decompress does: y is the low 255
  * bits (little endian, reduced mod p), and (y^2 - 1) / (d y^2 + 1) must be
  * a square mod p.  The sign bit is not otherwise checked (dalek accepts
  * x = 0 with the sign bit set).  v = d y^2 + 1 is never 0 because -1/d is
- * not a square.  0 when not a point, -1 on a library failure.
+ * not a square, so u / v is a nonzero square exactly when u v is, and the
+ * Legendre symbol (u v / p) (binary Jacobi algorithm, no inversion and no
+ * exponentiation) decides it.  0 when not a point, -1 on a library failure.
  */
 static int
-ed25519_point_valid(const uint8_t raw[MT_ED25519_PUBKEY_LEN])
+ed25519_point_check(const uint8_t raw[MT_ED25519_PUBKEY_LEN])
 {
-    static const char d_dec[] =
-        "37095705934669439343138083508754565189542113879843219016388785533085940283555";
     uint8_t be[MT_ED25519_PUBKEY_LEN];
     BN_CTX *ctx;
-    BIGNUM *p, *d, *y, *u, *v, *t, *one;
-    int i, rc = -1;
+    BIGNUM *p, *d, *y, *u, *v, *t;
+    int i, k, rc = -1;
 
     ctx = BN_CTX_new();
     if (ctx == NULL)
@@ -166,36 +176,65 @@ ed25519_point_valid(const uint8_t raw[MT_ED25519_PUBKEY_LEN])
     u = BN_CTX_get(ctx);
     v = BN_CTX_get(ctx);
     t = BN_CTX_get(ctx);
-    one = BN_CTX_get(ctx);
-    if (one == NULL)
+    if (t == NULL)
         goto out;
     for (i = 0; i < (int)MT_ED25519_PUBKEY_LEN; i++)
         be[i] = raw[MT_ED25519_PUBKEY_LEN - 1 - (size_t)i];
     be[0] &= 0x7f;
-    /* p = 2^255 - 19 */
-    if (!BN_one(one) || !BN_lshift(p, one, 255) || !BN_sub_word(p, 19))
-        goto out;
-    if (BN_dec2bn(&d, d_dec) == 0)
+    if (BN_bin2bn(ed25519_p, (int)sizeof(ed25519_p), p) == NULL ||
+        BN_bin2bn(ed25519_d, (int)sizeof(ed25519_d), d) == NULL)
         goto out;
     if (BN_bin2bn(be, (int)sizeof(be), y) == NULL || !BN_nnmod(y, y, p, ctx))
         goto out;
     /* u = y^2 - 1, v = d y^2 + 1 */
-    if (!BN_mod_sqr(t, y, p, ctx) || !BN_mod_sub(u, t, one, p, ctx) ||
-        !BN_mod_mul(v, d, t, p, ctx) || !BN_mod_add(v, v, one, p, ctx))
+    if (!BN_mod_sqr(t, y, p, ctx) || !BN_mod_sub(u, t, BN_value_one(), p, ctx) ||
+        !BN_mod_mul(v, d, t, p, ctx) || !BN_mod_add(v, v, BN_value_one(), p, ctx))
         goto out;
     if (BN_is_zero(u)) {
         rc = 1;
         goto out;
     }
-    /* t = u / v, then Euler's criterion t^((p-1)/2) == 1 */
-    if (BN_mod_inverse(t, v, p, ctx) == NULL || !BN_mod_mul(t, t, u, p, ctx))
+    if (!BN_mod_mul(t, u, v, p, ctx))
         goto out;
-    if (!BN_sub(v, p, one) || !BN_rshift1(v, v) || !BN_mod_exp(t, t, v, p, ctx))
+    k = BN_kronecker(t, p, ctx);
+    if (k == -2)
         goto out;
-    rc = BN_is_one(t) ? 1 : 0;
+    rc = k == 1 ? 1 : 0;
 out:
     BN_CTX_end(ctx);
     BN_CTX_free(ctx);
+    return rc;
+}
+
+/*
+ * Per-thread cache of the last MT_ED25519_CACHE keys that passed the check,
+ * so a node's repeated requests skip it.  Only keys that passed are stored
+ * and a hit compares all 32 bytes, so a key that never passed cannot hit.
+ */
+#define MT_ED25519_CACHE 64
+
+static _Thread_local struct {
+    uint8_t key[MT_ED25519_CACHE][MT_ED25519_PUBKEY_LEN];
+    unsigned used, next;
+} ed25519_cache;
+
+static int
+ed25519_point_valid(const uint8_t raw[MT_ED25519_PUBKEY_LEN])
+{
+    unsigned i;
+    int rc;
+
+    for (i = 0; i < ed25519_cache.used; i++) {
+        if (memcmp(ed25519_cache.key[i], raw, MT_ED25519_PUBKEY_LEN) == 0)
+            return 1;
+    }
+    rc = ed25519_point_check(raw);
+    if (rc == 1) {
+        memcpy(ed25519_cache.key[ed25519_cache.next], raw, MT_ED25519_PUBKEY_LEN);
+        ed25519_cache.next = (ed25519_cache.next + 1) % MT_ED25519_CACHE;
+        if (ed25519_cache.used < MT_ED25519_CACHE)
+            ed25519_cache.used++;
+    }
     return rc;
 }
 
