@@ -1,10 +1,13 @@
 #include "kms/kms_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
@@ -13,8 +16,21 @@
 #include "util/mt_alloc.h"
 #include "util/mt_buf.h"
 
+/* Most workers (daemons); main.c asks for at most 63. */
+#define KMS_HTTP_MAX_WORKERS 64u
+/* Connections the whole server holds at once, split across the daemons. */
+#define KMS_HTTP_CONNECTION_LIMIT 1024u
+
+/*
+ * Either one single-threaded daemon per worker, each with its own SO_REUSEPORT listening
+ * socket (the kernel spreads new connections across them by hash), or, where SO_REUSEPORT is
+ * missing, daemon[0] alone with MHD's thread pool on one shared socket.  The pool lets whichever
+ * thread wakes first accept every pending connection, so a burst of keep-alive connections can
+ * all land on one thread while the other cores idle; separate sockets cannot do that.
+ */
 struct mt_kms_http {
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon[KMS_HTTP_MAX_WORKERS];
+    unsigned num_daemons;
     struct mt_kms *k;
     uint16_t port;
 };
@@ -149,10 +165,14 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 void
 mt_kms_http_stop(struct mt_kms_http *h)
 {
+    unsigned i;
+
     if (h == NULL)
         return;
-    if (h->daemon != NULL)
-        MHD_stop_daemon(h->daemon);
+    /* Each daemon finishes its requests and closes its listening socket (MHD owns it). */
+    for (i = 0; i < h->num_daemons; i++)
+        if (h->daemon[i] != NULL)
+            MHD_stop_daemon(h->daemon[i]);
     mt_free(h);
 }
 
@@ -160,6 +180,148 @@ uint16_t
 mt_kms_http_port(const struct mt_kms_http *h)
 {
     return h->port;
+}
+
+static socklen_t
+sockaddr_len(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 ? (socklen_t)sizeof(struct sockaddr_in6)
+                                     : (socklen_t)sizeof(struct sockaddr_in);
+}
+
+/*
+ * A listening socket on ss with SO_REUSEPORT, set up as MHD sets up its own (SO_REUSEADDR,
+ * IPV6_V6ONLY, backlog SOMAXCONN, non-blocking, close-on-exec).  *no_reuseport is set when the
+ * kernel or libc lacks SO_REUSEPORT, so the caller can fall back to the thread pool.
+ */
+static mt_err
+listen_reuseport(const struct sockaddr_storage *ss, int *out_fd, int *no_reuseport)
+{
+    const int on = 1;
+    int fd;
+    mt_err e = MT_ERR_IO;
+
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    MT_ENSURE(fd >= 0, MT_ERR_IO);
+    /* As MHD does: a restart may rebind while old connections sit in TIME_WAIT; not fatal. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+#ifdef SO_REUSEPORT
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0) {
+        *no_reuseport = errno == ENOPROTOOPT || errno == EINVAL;
+        goto out;
+    }
+#else
+    *no_reuseport = 1;
+    goto out;
+#endif
+    /* MHD_USE_IPv6 without MHD_USE_DUAL_STACK listens on IPv6 only: keep that. */
+    if (ss->ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0)
+        goto out;
+    if (bind(fd, (const struct sockaddr *)ss, sockaddr_len(ss)) != 0 || listen(fd, SOMAXCONN) != 0)
+        goto out;
+    *out_fd = fd;
+    fd = -1;
+    e = MT_OK;
+out:
+    if (fd >= 0)
+        close(fd);
+    return e;
+}
+
+/*
+ * Fails when something already listens on ss's port.  A plain bind would refuse, but SO_REUSEPORT
+ * would let this process silently join another one's group (same user) and split its traffic:
+ * probe first with a socket that has no SO_REUSEPORT, as MHD's own bind would.
+ */
+static mt_err
+port_free(const struct sockaddr_storage *ss)
+{
+    const int on = 1;
+    int fd;
+    mt_err e = MT_OK;
+
+    fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    MT_ENSURE(fd >= 0, MT_ERR_IO);
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (ss->ss_family == AF_INET6)
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    if (bind(fd, (const struct sockaddr *)ss, sockaddr_len(ss)) != 0)
+        e = MT_ERR_IO;
+    close(fd);
+    return e;
+}
+
+/*
+ * One daemon with the options every layout shares.  fd >= 0: single-threaded on that listening
+ * socket with connection_limit connections; fd < 0: MHD binds ss itself and runs a pool of
+ * pool_size threads (MHD splits connection_limit across them).
+ */
+static struct MHD_Daemon *
+daemon_start(struct mt_kms_http *h, unsigned flags, int fd, struct sockaddr_storage *ss,
+             unsigned pool_size, unsigned connection_limit)
+{
+    struct MHD_OptionItem layout[3];
+
+    memset(layout, 0, sizeof(layout));
+    if (fd >= 0) {
+        layout[0].option = MHD_OPTION_LISTEN_SOCKET;
+        layout[0].value = fd;
+        layout[1].option = MHD_OPTION_END;
+    } else {
+        layout[0].option = MHD_OPTION_SOCK_ADDR;
+        layout[0].ptr_value = ss;
+        layout[1].option = MHD_OPTION_THREAD_POOL_SIZE;
+        layout[1].value = (intptr_t)pool_size;
+        layout[2].option = MHD_OPTION_END;
+    }
+    return MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, layout,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                            MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
+                            connection_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)(128u * 1024u), MHD_OPTION_END);
+}
+
+/*
+ * One single-threaded daemon per worker, each on its own SO_REUSEPORT socket bound to ss.  With
+ * port 0 the first socket picks the port and the rest join it.  *no_reuseport: nothing was
+ * started because SO_REUSEPORT is unavailable on the first socket.
+ */
+static mt_err
+start_reuseport(struct mt_kms_http *h, unsigned flags, struct sockaddr_storage *ss,
+                unsigned workers, int *no_reuseport)
+{
+    struct sockaddr_storage bound;
+    socklen_t len;
+    unsigned i, limit;
+    int fd = -1;
+
+    if (((struct sockaddr_in *)ss)->sin_port != 0)
+        MT_GUARD(port_free(ss));
+    for (i = 0; i < workers; i++) {
+        MT_GUARD(listen_reuseport(ss, &fd, no_reuseport));
+        if (i == 0 && ((struct sockaddr_in *)ss)->sin_port == 0) {
+            len = sizeof(bound);
+            if (getsockname(fd, (struct sockaddr *)&bound, &len) != 0) {
+                close(fd);
+                return MT_ERR_IO;
+            }
+            /* sin_port and sin6_port sit at the same offset. */
+            ((struct sockaddr_in *)ss)->sin_port = ((struct sockaddr_in *)&bound)->sin_port;
+        }
+        /* The same total as the pool had: MHD splits its limit across pool threads this way. */
+        limit = KMS_HTTP_CONNECTION_LIMIT / workers + (i < KMS_HTTP_CONNECTION_LIMIT % workers);
+        h->daemon[i] = daemon_start(h, flags, fd, ss, 0, limit);
+        /*
+         * On failure the socket is left alone: some of MHD's failure paths close a given
+         * listening socket and some do not, and closing a reused descriptor number would be
+         * worse than leaking one on a failed start.
+         */
+        MT_ENSURE(h->daemon[i] != NULL, MT_ERR_IO);
+        h->num_daemons = i + 1;
+    }
+    h->port = ntohs(((struct sockaddr_in *)ss)->sin_port);
+    return MT_OK;
 }
 
 mt_err
@@ -172,8 +334,12 @@ mt_kms_http_start(struct mt_kms *k, unsigned threads, struct mt_kms_http **out, 
     const union MHD_DaemonInfo *info;
     struct mt_kms_http *h;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    unsigned workers = threads == 0 ? 2u : threads;
+    int no_reuseport = 0;
     mt_err e = MT_OK;
 
+    if (workers > KMS_HTTP_MAX_WORKERS)
+        workers = KMS_HTTP_MAX_WORKERS;
     memset(&ss, 0, sizeof(ss));
     if (inet_pton(AF_INET, k->cfg->listen_host, &sin->sin_addr) == 1) {
         sin->sin_family = AF_INET;
@@ -189,18 +355,28 @@ mt_kms_http_start(struct mt_kms *k, unsigned threads, struct mt_kms_http **out, 
     h = mt_calloc(1, sizeof(*h));
     MT_ENSURE(h != NULL, MT_ERR_NOMEM);
     h->k = k;
-    h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, threads == 0 ? 2u : threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT, 1024u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128u * 1024u), MHD_OPTION_END);
-    if (h->daemon == NULL) {
+    e = start_reuseport(h, flags, &ss, workers, &no_reuseport);
+    if (e == MT_OK) {
+        *out = h;
+        h = NULL;
+        goto out;
+    }
+    if (!no_reuseport || h->num_daemons != 0) {
+        snprintf(why, why_len, "cannot listen on %s:%u: %s", k->cfg->listen_host,
+                 (unsigned)k->cfg->listen_port, strerror(errno));
+        goto out;
+    }
+    /* No SO_REUSEPORT: one daemon, MHD's thread pool sharing one socket, as before. */
+    e = MT_OK;
+    h->daemon[0] = daemon_start(h, flags, -1, &ss, workers, KMS_HTTP_CONNECTION_LIMIT);
+    if (h->daemon[0] == NULL) {
         snprintf(why, why_len, "cannot listen on %s:%u", k->cfg->listen_host,
                  (unsigned)k->cfg->listen_port);
         e = MT_ERR_IO;
         goto out;
     }
-    info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    h->num_daemons = 1;
+    info = MHD_get_daemon_info(h->daemon[0], MHD_DAEMON_INFO_BIND_PORT);
     h->port = info != NULL ? info->port : k->cfg->listen_port;
     *out = h;
     h = NULL;

@@ -3,7 +3,11 @@
 
 #include "kms/kms.h"
 
-/* The KMS's HTTP server (libmicrohttpd, a pool of threads) on cfg->listen_host:port. */
+/*
+ * The KMS's HTTP server (libmicrohttpd) on cfg->listen_host:port: one single-threaded daemon per
+ * worker, each on its own SO_REUSEPORT socket, or one daemon with a pool of that many threads where
+ * SO_REUSEPORT is missing.
+ */
 struct mt_kms_http;
 
 MT_WUR mt_err mt_kms_http_start(struct mt_kms *k, unsigned threads, struct mt_kms_http **out,
