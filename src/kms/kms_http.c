@@ -82,6 +82,14 @@ send_response(struct MHD_Connection *c, struct mt_kms_response *rs)
     return ret;
 }
 
+/*
+ * libmicrohttpd's per-connection pool holds only the request line, headers
+ * and I/O buffers (bodies go to our own buffer, responses are copied), and
+ * MHD clears the pool between keep-alive requests: 128 KiB cost a 128 KiB
+ * memset per request.  32 KiB leaves headers ample room.
+ */
+#define MT_KMS_HTTP_POOL_BYTES (32u * 1024u)
+
 static void
 log_request(const char *method, const char *url, unsigned status, uint64_t us)
 {
@@ -279,7 +287,7 @@ daemon_start(struct mt_kms_http *h, unsigned flags, int fd, struct sockaddr_stor
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_LIMIT,
                             connection_limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)(128u * 1024u), MHD_OPTION_END);
+                            (size_t)MT_KMS_HTTP_POOL_BYTES, MHD_OPTION_END);
 }
 
 /*
