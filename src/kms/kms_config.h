@@ -110,8 +110,9 @@ struct mt_kms_config {
     /*
      * Always a policy (the empty default while not ready); policy->enforce
      * equals enforce.  policy_reason is "" when ready.  Replaced by
-     * mt_kms_policy_reload; readers on other threads need the caller's lock
-     * (or use mt_kms_policy_fetch and swap under it).
+     * mt_kms_policy_reload (single-threaded use); the running KMS never
+     * changes these after startup and reads its policy through
+     * mt_kms_policy() (kms.h).
      */
     struct mt_policy *policy;
     int policy_ready;
@@ -178,7 +179,8 @@ MT_WUR mt_err mt_kms_policy_fetch(const struct mt_kms_config *c, struct mt_polic
                                   char *reason, size_t reason_len);
 
 /*
- * Load the release policy now (also used to retry later) and update
+ * Load the release policy now (single-threaded callers; the running KMS
+ * retries with mt_kms_policy_fetch in kms_policy.c instead) and update
  * policy / policy_ready / policy_reason: on success the new policy replaces
  * the old; on failure the old policy is kept if it was ready (a failed
  * retry does not take a working policy away), otherwise the reason is
