@@ -131,6 +131,39 @@ test_quote_tdx_v4(void **state)
     mt_testpki_bundle_free(b);
 }
 
+/*
+ * Like a real QE, the test PKI signs its QE report once: two quotes with
+ * different report data carry the same QE report signature (a verifier may
+ * cache that check); the quote signatures differ.  A different PKI signs
+ * anew, and a broken QE report signature stays broken.
+ */
+static void
+test_qe_report_signed_once(void **state)
+{
+    struct mt_testpki_params p;
+    struct mt_testpki_bundle *a, *b;
+    struct mt_quote qa, qb, q2p;
+    uint8_t *q2;
+    size_t q2_len;
+
+    (void)state;
+    mt_testpki_params_default(&p, MT_TESTPKI_TDX_V4, NOW);
+    a = bundle(&p);
+    p.quote.td.report_data[0] ^= 0xff;
+    EXPECT_OK(mt_testpki_quote(a->pki, &p, &q2, &q2_len));
+    EXPECT_OK(mt_quote_parse(a->quote, a->quote_len, &qa));
+    EXPECT_OK(mt_quote_parse(q2, q2_len, &q2p));
+    assert_memory_equal(qa.qe_report_raw, q2p.qe_report_raw, MT_SGX_REPORT_SIZE);
+    assert_memory_equal(qa.qe_report_sig, q2p.qe_report_sig, 64);
+    assert_memory_not_equal(qa.quote_sig, q2p.quote_sig, 64);
+    b = bundle(&p); /* a fresh PKI: a new PCK key signs anew */
+    EXPECT_OK(mt_quote_parse(b->quote, b->quote_len, &qb));
+    assert_memory_not_equal(qa.qe_report_sig, qb.qe_report_sig, 64);
+    mt_free(q2);
+    mt_testpki_bundle_free(a);
+    mt_testpki_bundle_free(b);
+}
+
 static void
 test_quote_tdx_v5(void **state)
 {
@@ -655,12 +688,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_quote_tdx_v4),    cmocka_unit_test(test_quote_tdx_v5),
-        cmocka_unit_test(test_quote_sgx_v3),    cmocka_unit_test(test_quote_breaks),
-        cmocka_unit_test(test_chain_openssl),   cmocka_unit_test(test_cert_fields),
-        cmocka_unit_test(test_sgx_extension),   cmocka_unit_test(test_docs),
-        cmocka_unit_test(test_collateral_json), cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_params_helpers),  cmocka_unit_test(test_alloc_failures),
+        cmocka_unit_test(test_quote_tdx_v4),   cmocka_unit_test(test_qe_report_signed_once),
+        cmocka_unit_test(test_quote_tdx_v5),   cmocka_unit_test(test_quote_sgx_v3),
+        cmocka_unit_test(test_quote_breaks),   cmocka_unit_test(test_chain_openssl),
+        cmocka_unit_test(test_cert_fields),    cmocka_unit_test(test_sgx_extension),
+        cmocka_unit_test(test_docs),           cmocka_unit_test(test_collateral_json),
+        cmocka_unit_test(test_save_load),      cmocka_unit_test(test_params_helpers),
+        cmocka_unit_test(test_alloc_failures),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
