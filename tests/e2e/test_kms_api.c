@@ -25,49 +25,6 @@
 #include "util/mt_file.h"
 #include "util/mt_hex.h"
 
-static const char *
-tag_of(const json_t *r)
-{
-    return json_string_value(json_object_get(r, "error"));
-}
-
-static const char *
-details_of(const json_t *r)
-{
-    return json_string_value(json_object_get(r, "details"));
-}
-
-static long
-post_body(const struct kms_fixture *f, const char *path, const json_t *body, json_t **out)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    long status;
-
-    assert_non_null(text);
-    status = kms_post_json(f, path, text, out);
-    mt_free_libc(text);
-    return status;
-}
-
-/*
- * Expect status + error tag (+ details substring when given).  The body is
- * passed by address: the call that fills it is an argument of the same call.
- */
-static void
-expect_error(long status, json_t **rp, long want_status, const char *tag, const char *details)
-{
-    json_t *r = *rp;
-
-    if (status != want_status || r == NULL || tag_of(r) == NULL || strcmp(tag_of(r), tag) != 0)
-        fail_msg("want %ld %s, got %ld %s (%s)", want_status, tag, status,
-                 r == NULL || tag_of(r) == NULL ? "(no tag)" : tag_of(r),
-                 r == NULL || details_of(r) == NULL ? "" : details_of(r));
-    if (details != NULL && strstr(details_of(r), details) == NULL)
-        fail_msg("details \"%s\" lack \"%s\"", details_of(r), details);
-    json_decref(r);
-    *rp = NULL;
-}
-
 static void
 start(struct kms_fixture *f)
 {
@@ -182,13 +139,14 @@ test_challenge(void **state)
     start(&f);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         snprintf(body, sizeof(body), "{\"peerId\":\"%s\"}", bad[i]);
-        expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 400, "invalid_peer_id", NULL);
+        kms_expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 400, "invalid_peer_id",
+                         NULL);
     }
     memset(long_peer, 'a', 129);
     long_peer[129] = '\0';
     snprintf(body, sizeof(body), "{\"peerId\":\"%s\"}", long_peer);
-    expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 400, "invalid_peer_id",
-                 "exceeds max length 128");
+    kms_expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 400, "invalid_peer_id",
+                     "exceeds max length 128");
     /* §7 item 4 */
     node_identity_new(&id);
     snprintf(body, sizeof(body), "{\"peerId\":\"%s\",\"extra\":1}", id.peer);
@@ -229,7 +187,7 @@ test_capacity(void **state)
     json_decref(r);
     /* §7 item 5: the pool is global... */
     snprintf(body, sizeof(body), "{\"peerId\":\"%s\"}", b.peer);
-    expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 429, "rate_limited", NULL);
+    kms_expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 429, "rate_limited", NULL);
     /* ... and expired challenges free it (§7 item 6). */
     f.now += 61;
     assert_int_equal(kms_post_json(&f, "/challenge", body, &r), 200);
@@ -245,7 +203,7 @@ test_capacity(void **state)
         assert_int_equal(kms_post_json(&f, "/challenge", body, &r), 200);
         json_decref(r);
     }
-    expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 429, "rate_limited", NULL);
+    kms_expect_error(kms_post_json(&f, "/challenge", body, &r), &r, 429, "rate_limited", NULL);
     snprintf(body, sizeof(body), "{\"peerId\":\"%s\"}", b.peer);
     assert_int_equal(kms_post_json(&f, "/challenge", body, &r), 200);
     json_decref(r);
@@ -292,7 +250,7 @@ test_key_release(void **state)
     start(&f);
     node_identity_new(&id);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     /* §7 item 21: <prefix>/<profile>/<peerId> */
     snprintf(path, sizeof(path), "merod/storage/locked-read-only/%s", id.peer);
     expected_local_key(&f, path, want);
@@ -300,12 +258,12 @@ test_key_release(void **state)
     snprintf(first, sizeof(first), "%s", want);
     json_decref(r);
     /* §7 item 10: the challenge is single use. */
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                 "challenge not found or expired");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                     "challenge not found or expired");
     json_decref(body);
     /* The same node again: the same key. */
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     assert_string_equal(json_string_value(json_object_get(r, "key")), first);
     json_decref(r);
     json_decref(body);
@@ -333,8 +291,8 @@ test_debug_node_refused(void **state)
     node_identity_new(&id);
     body = kms_get_key_body(&f, &id, f.debug_socket, cid);
     /* Same firmware, another image: RTMR0/1 pass, RTMR2 names the profile. */
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 403, "measurement_policy_rejected",
-                 "RTMR2");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 403,
+                     "measurement_policy_rejected", "RTMR2");
     json_decref(body);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -356,20 +314,20 @@ test_get_key_order(void **state)
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     /* a bad peer ID wins over everything */
     json_object_set_new(body, "peerId", json_string("0OIl"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_id", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_id", NULL);
     json_object_set_new(body, "peerId", json_string(id.peer));
     /* a malformed challenge ID: 401, nothing consumed */
     json_object_set_new(body, "challengeId", json_string("abc"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                 "32 hex characters");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                     "32 hex characters");
     /* upper case passes the shape check but is not found (ids are stored lower case) */
     for (i = 0; i < 32; i++)
         upper[i] = (char)(cid[i] >= 'a' && cid[i] <= 'f' ? cid[i] - 32 : cid[i]);
     upper[32] = '\0';
     if (strcmp(upper, cid) != 0) {
         json_object_set_new(body, "challengeId", json_string(upper));
-        expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                     "not found");
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                         "not found");
     }
     json_object_set_new(body, "challengeId", json_string(cid));
     /* bad quote base64: 400 before the challenge is touched */
@@ -378,12 +336,12 @@ test_get_key_order(void **state)
         char *keep = mt_strdup(json_string_value(q));
 
         json_object_set_new(body, "quoteB64", json_string("!!!"));
-        expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_request", NULL);
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_request", NULL);
         json_object_set_new(body, "quoteB64", json_string(keep));
         mt_free(keep);
     }
     /* still consumable */
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     json_decref(r);
     json_decref(body);
     kms_fixture_stop_kms(&f);
@@ -392,8 +350,8 @@ test_get_key_order(void **state)
     kms_fixture_env(&f, "USE_ENV_POLICY", NULL);
     kms_fixture_start_kms(&f);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 503, "policy_not_ready",
-                 "MERO_KMS_VERSION");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 503, "policy_not_ready",
+                     "MERO_KMS_VERSION");
     json_decref(body);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -416,10 +374,10 @@ test_wrong_peer_does_not_burn(void **state)
     stolen = json_deep_copy(body);
     json_object_set_new(stolen, "peerId", json_string(b.peer));
     json_object_set_new(stolen, "peerPublicKeyB64", json_string(b.pubkey_b64));
-    expect_error(post_body(&f, "/get-key", stolen, &r), &r, 401, "invalid_challenge",
-                 "challenge peer mismatch");
+    kms_expect_error(kms_post_body(&f, "/get-key", stolen, &r), &r, 401, "invalid_challenge",
+                     "challenge peer mismatch");
     /* A's challenge survives B's attempt. */
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     json_decref(r);
     json_decref(stolen);
     json_decref(body);
@@ -445,23 +403,26 @@ test_signature_checks(void **state)
     node_identity_new(&x);
     body = kms_get_key_body(&f, &a, f.node.socket, cid);
     json_object_set_new(body, "peerPublicKeyB64", json_string("***"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key",
+                     NULL);
     json_decref(body);
 
     body = kms_get_key_body(&f, &a, f.node.socket, cid);
     json_object_set_new(body, "signatureB64", json_string("***"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature", NULL);
     json_decref(body);
 
     body = kms_get_key_body(&f, &a, f.node.socket, cid);
     json_object_set_new(body, "peerPublicKeyB64", json_string("AAAA"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key",
+                     NULL);
     json_decref(body);
 
     /* X's key for A's peer ID */
     body = kms_get_key_body(&f, &a, f.node.socket, cid);
     json_object_set_new(body, "peerPublicKeyB64", json_string(x.pubkey_b64));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "peer_identity_mismatch", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "peer_identity_mismatch",
+                     NULL);
     json_decref(body);
 
     /* a flipped signature */
@@ -471,7 +432,7 @@ test_signature_checks(void **state)
     flipped[0] = flipped[0] == 'A' ? 'B' : 'A';
     json_object_set_new(body, "signatureB64", json_string(flipped));
     mt_free(flipped);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature", NULL);
     json_decref(body);
     node_identity_free(&a);
     node_identity_free(&x);
@@ -512,14 +473,15 @@ test_mock_quotes(void **state)
     start(&f);
     node_identity_new(&id);
     body = kms_get_key_body(&f, &id, NULL, cid);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "mock_attestation_rejected", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "mock_attestation_rejected",
+                     NULL);
     json_decref(body);
     kms_fixture_stop_kms(&f);
 
     kms_fixture_env(&f, "ACCEPT_MOCK_ATTESTATION", "true");
     kms_fixture_start_kms(&f);
     body = kms_get_key_body(&f, &id, NULL, cid);
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     json_decref(r);
     json_decref(body);
     /* Mock quotes with one thing wrong each, on fresh challenges. */
@@ -533,20 +495,21 @@ test_mock_quotes(void **state)
         memcpy(mock, MT_MOCK_QUOTE_MAGIC, MT_MOCK_QUOTE_MAGIC_LEN);
         memcpy(mock + MT_MOCK_QUOTE_MAGIC_LEN, nonce, 32);
         body = kms_sign_body(&id, id.peer, challenge, nonce, mock, sizeof(mock));
-        expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "peer_id_mismatch", NULL);
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "peer_id_mismatch",
+                         NULL);
         json_decref(body);
         /* shorter than magic + report data (81 bytes) */
         new_challenge(&f, &id, challenge, nonce);
         body = kms_sign_body(&id, id.peer, challenge, nonce, mock, 80);
-        expect_error(post_body(&f, "/get-key", body, &r), &r, 401,
-                     "attestation_verification_failed", NULL);
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401,
+                         "attestation_verification_failed", NULL);
         json_decref(body);
         /* another nonce */
         new_challenge(&f, &id, challenge, nonce);
         memset(mock + MT_MOCK_QUOTE_MAGIC_LEN, 0x77, 32);
         body = kms_sign_body(&id, id.peer, challenge, nonce, mock, sizeof(mock));
-        expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                     "Attested nonce");
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                         "Attested nonce");
         json_decref(body);
     }
     node_identity_free(&id);
@@ -568,8 +531,8 @@ test_policy_enforcement(void **state)
     kms_fixture_start_kms(&f);
     node_identity_new(&id);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 403, "tcb_status_rejected",
-                 "TCB status 'UpToDate' is not allowed");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 403, "tcb_status_rejected",
+                     "TCB status 'UpToDate' is not allowed");
     json_decref(body);
     kms_fixture_stop_kms(&f);
 
@@ -580,8 +543,8 @@ test_policy_enforcement(void **state)
                     "111111111111111111111111111111111111111111");
     kms_fixture_start_kms(&f);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 403, "measurement_policy_rejected",
-                 "MRTD '");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 403,
+                     "measurement_policy_rejected", "MRTD '");
     json_decref(body);
     kms_fixture_stop_kms(&f);
 
@@ -589,7 +552,7 @@ test_policy_enforcement(void **state)
     kms_fixture_env(&f, "ENFORCE_MEASUREMENT_POLICY", "false");
     kms_fixture_start_kms(&f);
     body = kms_get_key_body(&f, &id, f.debug_socket, cid);
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     json_decref(r);
     json_decref(body);
     node_identity_free(&id);
@@ -610,7 +573,7 @@ test_key_prefix(void **state)
     kms_fixture_start_kms(&f);
     node_identity_new(&id);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     snprintf(path, sizeof(path), "a/b/locked-read-only/%s", id.peer);
     expected_local_key(&f, path, want);
     assert_string_equal(json_string_value(json_object_get(r, "key")), want);
@@ -657,25 +620,25 @@ test_attest(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "reportDataHex")), want);
     json_decref(r);
     /* 31-byte nonce / binding */
-    expect_error(kms_post_json(&f, "/attest",
-                               "{\"nonceB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}",
-                               &r),
-                 &r, 400, "invalid_attestation_request", "32 bytes");
+    kms_expect_error(
+        kms_post_json(&f, "/attest",
+                      "{\"nonceB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}", &r),
+        &r, 400, "invalid_attestation_request", "32 bytes");
     snprintf(
         body, sizeof(body),
         "{\"nonceB64\":\"%s\",\"bindingB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urqw==\"}",
         nb64);
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
-                 "bindingB64");
-    expect_error(kms_post_json(&f, "/attest", "{\"nonceB64\":\"%%%\"}", &r), &r, 400,
-                 "invalid_attestation_request", NULL);
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
+                     "bindingB64");
+    kms_expect_error(kms_post_json(&f, "/attest", "{\"nonceB64\":\"%%%\"}", &r), &r, 400,
+                     "invalid_attestation_request", NULL);
     /* The profile event went into the KMS TD's RTMR3 at startup. */
     assert_string_equal(f.kms->profile_event, "measured");
     /* dstack gone: a server-side failure, 503. */
     mt_sim_http_stop(f.kms_sim_http);
     f.kms_sim_http = NULL;
     snprintf(body, sizeof(body), "{\"nonceB64\":\"%s\"}", nb64);
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable", NULL);
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable", NULL);
     mt_free(nb64);
     kms_fixture_stop(&f);
 }
@@ -801,13 +764,14 @@ test_audit_log(void **state)
     start(&f);
     node_identity_new(&id);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
-    assert_int_equal(post_body(&f, "/get-key", body, &r), 200);
+    assert_int_equal(kms_post_body(&f, "/get-key", body, &r), 200);
     key_hex = mt_strdup(json_string_value(json_object_get(r, "key")));
     json_decref(r);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge", NULL);
     json_decref(body);
     body = kms_get_key_body(&f, &id, f.debug_socket, cid);
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 403, "measurement_policy_rejected", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 403,
+                     "measurement_policy_rejected", NULL);
     json_decref(body);
     kms_fixture_stop_kms(&f); /* closes the log */
     snprintf(path, sizeof(path), "%s/audit.jsonl", f.node.dir);
@@ -852,7 +816,8 @@ test_audit_failure_blocks_release(void **state)
     lim.rlim_cur = (rlim_t)st.st_size;
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     r = NULL;
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 503, "service_unavailable", "audit log");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 503, "service_unavailable",
+                     "audit log");
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     signal(SIGXFSZ, SIG_DFL);
     json_decref(body);

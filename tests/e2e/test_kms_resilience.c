@@ -17,31 +17,13 @@
 #include "util/mt_alloc.h"
 #include "util/mt_hex.h"
 
-static const char *
-tag_of(const json_t *r)
-{
-    return r == NULL ? NULL : json_string_value(json_object_get(r, "error"));
-}
-
-static long
-post_body(const struct kms_fixture *f, const char *path, const json_t *body, json_t **out)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    long status;
-
-    assert_non_null(text);
-    status = kms_post_json(f, path, text, out);
-    mt_free_libc(text);
-    return status;
-}
-
 /* A full key request for id through the fixture's KMS URL; returns the status. */
 static long
 get_key(const struct kms_fixture *f, const struct node_identity *id, json_t **out)
 {
     char cid[33];
     json_t *body = kms_get_key_body(f, id, f->node.socket, cid);
-    long status = post_body(f, "/get-key", body, out);
+    long status = kms_post_body(f, "/get-key", body, out);
 
     json_decref(body);
     return status;
@@ -83,17 +65,17 @@ test_two_kms_one_redis(void **state)
     node_identity_new(&id);
     /* Challenge from A, key from B. */
     req = kms_get_key_body(&a, &id, f.node.socket, cid);
-    assert_int_equal(post_body(&b, "/get-key", req, &r), 200);
+    assert_int_equal(kms_post_body(&b, "/get-key", req, &r), 200);
     snprintf(key1, sizeof(key1), "%s", json_string_value(json_object_get(r, "key")));
     json_decref(r);
     /* ... and not twice: B consumed it for everyone. */
-    assert_int_equal(post_body(&a, "/get-key", req, &r), 401);
-    assert_string_equal(tag_of(r), "invalid_challenge");
+    assert_int_equal(kms_post_body(&a, "/get-key", req, &r), 401);
+    assert_string_equal(kms_tag_of(r), "invalid_challenge");
     json_decref(r);
     json_decref(req);
     /* Challenge from B, key from A: the same key. */
     req = kms_get_key_body(&b, &id, f.node.socket, cid);
-    assert_int_equal(post_body(&a, "/get-key", req, &r), 200);
+    assert_int_equal(kms_post_body(&a, "/get-key", req, &r), 200);
     assert_string_equal(json_string_value(json_object_get(r, "key")), key1);
     json_decref(r);
     json_decref(req);
@@ -146,7 +128,7 @@ test_redis_outage(void **state)
     redis_fixture_stop(&redis);
     /* A clean 503, no crash, and /ready says so. */
     assert_int_equal(kms_post_json(&f, "/challenge", body, &r), 503);
-    assert_string_equal(tag_of(r), "service_unavailable");
+    assert_string_equal(kms_tag_of(r), "service_unavailable");
     json_decref(r);
     assert_int_equal(kms_request(&f, "GET", "/ready", NULL, NULL, 0, &resp), 503);
     assert_non_null(strstr(resp, "challenge store unavailable"));
@@ -192,7 +174,7 @@ test_dstack_gone(void **state)
     mt_sim_http_stop(f.kms_sim_http);
     f.kms_sim_http = NULL;
     assert_int_equal(get_key(&f, &id, &r), 500);
-    assert_string_equal(tag_of(r), "key_derivation_failed");
+    assert_string_equal(kms_tag_of(r), "key_derivation_failed");
     json_decref(r);
     assert_int_equal(kms_request(&f, "GET", "/ready", NULL, NULL, 0, &resp), 503);
     assert_non_null(strstr(resp, "dstack guest agent unreachable"));
@@ -227,7 +209,7 @@ test_pccs_outage(void **state)
     /* Past the collateral's nextUpdate: expired collateral is never used. */
     f.now += 40 * 86400;
     assert_int_equal(get_key(&f, &id, &r), 503);
-    assert_string_equal(tag_of(r), "service_unavailable");
+    assert_string_equal(kms_tag_of(r), "service_unavailable");
     assert_non_null(strstr(json_string_value(json_object_get(r, "details")), "collateral"));
     json_decref(r);
     node_identity_free(&id);
@@ -305,7 +287,7 @@ test_release_policy_pin(void **state)
     assert_non_null(strstr(resp, "mismatch"));
     mt_free(resp);
     assert_int_equal(get_key(&f, &id, &r), 503);
-    assert_string_equal(tag_of(r), "policy_not_ready");
+    assert_string_equal(kms_tag_of(r), "policy_not_ready");
     json_decref(r);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -343,7 +325,7 @@ test_release_policy_retry(void **state)
     assert_non_null(strstr(resp, "Failed to load release policy"));
     mt_free(resp);
     assert_int_equal(get_key(&f, &id, &r), 503);
-    assert_string_equal(tag_of(r), "policy_not_ready");
+    assert_string_equal(kms_tag_of(r), "policy_not_ready");
     json_decref(r);
     /* The release appears; the first retry is after 1 s. */
     snprintf(from, sizeof(from), "%s/kms-phala-attestation-policy.locked-read-only.json", staging);

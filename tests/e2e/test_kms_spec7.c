@@ -42,77 +42,13 @@
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-static const char *
-tag_of(const json_t *r)
-{
-    return r == NULL ? NULL : json_string_value(json_object_get(r, "error"));
-}
-
-static const char *
-details_of(const json_t *r)
-{
-    return r == NULL ? NULL : json_string_value(json_object_get(r, "details"));
-}
-
-static long
-post_body(const struct kms_fixture *f, const char *path, const json_t *body, json_t **out)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-    long status;
-
-    assert_non_null(text);
-    status = kms_post_json(f, path, text, out);
-    mt_free_libc(text);
-    return status;
-}
-
-/*
- * Expect status + error tag, and details: exact when exact is set, else
- * containing `details` (NULL: not checked).  Consumes *rp.
- */
-static void
-expect_error_x(long status, json_t **rp, long want_status, const char *tag, const char *details,
-               int exact)
-{
-    json_t *r = *rp;
-    const char *d;
-
-    if (status != want_status || tag_of(r) == NULL || strcmp(tag_of(r), tag) != 0)
-        fail_msg("want %ld %s, got %ld %s (%s)", want_status, tag, status,
-                 tag_of(r) == NULL ? "(no tag)" : tag_of(r),
-                 details_of(r) == NULL ? "" : details_of(r));
-    d = details_of(r);
-    if (details != NULL) {
-        if (d == NULL)
-            fail_msg("no details; want \"%s\"", details);
-        if (exact && strcmp(d, details) != 0)
-            fail_msg("details \"%s\", want exactly \"%s\"", d, details);
-        if (!exact && strstr(d, details) == NULL)
-            fail_msg("details \"%s\" lack \"%s\"", d, details);
-    }
-    json_decref(r);
-    *rp = NULL;
-}
-
-static void
-expect_error(long status, json_t **rp, long want_status, const char *tag, const char *details)
-{
-    expect_error_x(status, rp, want_status, tag, details, 0);
-}
-
-static void
-expect_error_exact(long status, json_t **rp, long want_status, const char *tag, const char *details)
-{
-    expect_error_x(status, rp, want_status, tag, details, 1);
-}
-
 static void
 expect_ok(long status, json_t **rp)
 {
     if (status != 200)
         fail_msg("want 200, got %ld %s (%s)", status,
-                 tag_of(*rp) == NULL ? "(no tag)" : tag_of(*rp),
-                 details_of(*rp) == NULL ? "" : details_of(*rp));
+                 kms_tag_of(*rp) == NULL ? "(no tag)" : kms_tag_of(*rp),
+                 kms_details_of(*rp) == NULL ? "" : kms_details_of(*rp));
     json_decref(*rp);
     *rp = NULL;
 }
@@ -205,7 +141,7 @@ get_key(const struct kms_fixture *f, const struct node_identity *id, const char 
 {
     char cid[33];
     json_t *body = kms_get_key_body(f, id, socket, cid);
-    long status = post_body(f, "/get-key", body, out);
+    long status = kms_post_body(f, "/get-key", body, out);
 
     json_decref(body);
     return status;
@@ -448,16 +384,16 @@ test_item_03_peer_id_details(void **state)
 
     (void)state;
     start(&f);
-    expect_error_exact(challenge_for(&f, "", &r), &r, 400, "invalid_peer_id",
-                       "peer ID must not be empty");
-    expect_error_exact(challenge_for(&f, " \\t ", &r), &r, 400, "invalid_peer_id",
-                       "peer ID must not be empty");
+    kms_expect_error_exact(challenge_for(&f, "", &r), &r, 400, "invalid_peer_id",
+                           "peer ID must not be empty");
+    kms_expect_error_exact(challenge_for(&f, " \\t ", &r), &r, 400, "invalid_peer_id",
+                           "peer ID must not be empty");
     memset(long_peer, 'a', 129);
     long_peer[129] = '\0';
-    expect_error_exact(challenge_for(&f, long_peer, &r), &r, 400, "invalid_peer_id",
-                       "peer ID exceeds max length 128");
-    expect_error_exact(challenge_for(&f, "12D3KooW0OIl", &r), &r, 400, "invalid_peer_id",
-                       "peer ID contains non-base58btc characters");
+    kms_expect_error_exact(challenge_for(&f, long_peer, &r), &r, 400, "invalid_peer_id",
+                           "peer ID exceeds max length 128");
+    kms_expect_error_exact(challenge_for(&f, "12D3KooW0OIl", &r), &r, 400, "invalid_peer_id",
+                           "peer ID contains non-base58btc characters");
     /* 128 base58 characters is the longest shape accepted */
     memset(ok_peer, 'a', 128);
     ok_peer[128] = '\0';
@@ -492,8 +428,8 @@ test_item_04_ttl_and_expiry(void **state)
     /* expires_at <= now is expired: 5 s later the request is refused */
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     f.now += 5;
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                 "Challenge validation failed: ");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                     "Challenge validation failed: ");
     json_decref(body);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -517,15 +453,15 @@ test_item_07_check_order(void **state)
                      "0OIl", "peerPublicKeyB64", "!!!", "signatureB64", "!!!");
     assert_non_null(body);
     /* peer shape before challenge-id shape */
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_id", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_id", NULL);
     /* challenge-id shape (401) before readiness (503) */
     json_object_set_new(body, "peerId", json_string(id.peer));
-    expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                       "challenge ID must be 32 hex characters");
+    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                           "challenge ID must be 32 hex characters");
     /* readiness before the quote's base64 */
     json_object_set_new(body, "challengeId", json_string("0123456789abcdef0123456789abcdef"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 503, "policy_not_ready",
-                 "MERO_KMS_VERSION");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 503, "policy_not_ready",
+                     "MERO_KMS_VERSION");
     json_decref(body);
     kms_fixture_stop_kms(&f);
 
@@ -539,14 +475,14 @@ test_item_07_check_order(void **state)
 
         json_object_set_new(body, "quoteB64", json_string("!!!"));
         json_object_set_new(body, "peerPublicKeyB64", json_string("!!!"));
-        expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_request", NULL);
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_request", NULL);
         json_object_set_new(body, "quoteB64", json_string(keep));
         json_object_set_new(body, "peerPublicKeyB64", json_string(keep_pk));
         mt_free(keep);
         mt_free(keep_pk);
     }
     /* nothing was consumed */
-    expect_ok(post_body(&f, "/get-key", body, &r), &r);
+    expect_ok(kms_post_body(&f, "/get-key", body, &r), &r);
     json_decref(body);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -575,11 +511,11 @@ test_item_08_bad_challenge_id_not_consumed(void **state)
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         json_object_set_new(body, "challengeId", json_string(bad[i]));
-        expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                           "challenge ID must be 32 hex characters");
+        kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401,
+                               "invalid_challenge", "challenge ID must be 32 hex characters");
     }
     json_object_set_new(body, "challengeId", json_string(cid));
-    expect_ok(post_body(&f, "/get-key", body, &r), &r);
+    expect_ok(kms_post_body(&f, "/get-key", body, &r), &r);
     json_decref(body);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -605,10 +541,10 @@ test_item_09_not_ready_keeps_challenge(void **state)
     node_identity_new(&a);
     node_identity_new(&b);
     body = kms_get_key_body(&f, &a, f.node.socket, cid);
-    expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 503, "policy_not_ready",
-                       "MERO_KMS_VERSION is not set; release policy is not available yet");
+    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 503, "policy_not_ready",
+                           "MERO_KMS_VERSION is not set; release policy is not available yet");
     json_decref(body);
-    expect_error(challenge_for(&f, b.peer, &r), &r, 429, "rate_limited", NULL);
+    kms_expect_error(challenge_for(&f, b.peer, &r), &r, 429, "rate_limited", NULL);
     kms_fixture_stop_kms(&f);
 
     /* The control: a ready KMS consumes, and the pool frees. */
@@ -638,13 +574,14 @@ test_item_10_consumed_before_signature(void **state)
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     good = mt_strdup(json_string_value(json_object_get(body, "peerPublicKeyB64")));
     json_object_set_new(body, "peerPublicKeyB64", json_string("garbage!"));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key", NULL);
-    expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                       "Challenge validation failed: challenge not found or expired");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key",
+                     NULL);
+    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                           "Challenge validation failed: challenge not found or expired");
     /* the same with the right key: still gone */
     json_object_set_new(body, "peerPublicKeyB64", json_string(good));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                 "challenge not found or expired");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                     "challenge not found or expired");
     json_decref(body);
     mt_free(good);
     /* after a bad signature too */
@@ -658,13 +595,13 @@ test_item_10_consumed_before_signature(void **state)
         zero_b64 = mt_b64_encode_alloc(zero, sizeof(zero));
         json_object_set_new(body, "signatureB64", json_string(zero_b64));
         mt_free(zero_b64);
-        expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
-                           "signature verification failed");
+        kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401,
+                               "invalid_signature", "signature verification failed");
         json_object_set_new(body, "signatureB64", json_string(sig));
         mt_free(sig);
     }
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
-                 "challenge not found or expired");
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_challenge",
+                     "challenge not found or expired");
     json_decref(body);
     node_identity_free(&id);
     kms_fixture_stop(&f);
@@ -693,7 +630,8 @@ test_item_13_non_ed25519_keys(void **state)
     b64 = mt_b64_encode_alloc(pb, 37);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     json_object_set_new(body, "peerPublicKeyB64", json_string(b64));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key",
+                     NULL);
     json_decref(body);
     mt_free(b64);
     /* Ed25519 with a 31-byte key */
@@ -702,7 +640,8 @@ test_item_13_non_ed25519_keys(void **state)
     b64 = mt_b64_encode_alloc(pb, 35);
     body = kms_get_key_body(&f, &id, f.node.socket, cid);
     json_object_set_new(body, "peerPublicKeyB64", json_string(b64));
-    expect_error(post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key", NULL);
+    kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key",
+                     NULL);
     json_decref(body);
     mt_free(b64);
     node_identity_free(&id);
@@ -735,7 +674,7 @@ test_item_15_payload_variants(void **state)
     assert_non_null(strstr(payload, "\"challengeNonceHex\":\""));
     assert_true(strstr(payload, "\"peerId\"") < strstr(payload, "\"quoteHashHex\""));
     body = body_signing(&id, cid, quote, qlen, payload, plen);
-    expect_ok(post_body(&f, "/get-key", body, &r), &r);
+    expect_ok(kms_post_body(&f, "/get-key", body, &r), &r);
     json_decref(body);
     mt_free(payload);
     mt_free(quote);
@@ -750,8 +689,8 @@ test_item_15_payload_variants(void **state)
              "\"%s\",\"peerId\": \"%s\"}",
              cid, nonce_hex, qhash_hex, id.peer);
     body = body_signing(&id, cid, quote, qlen, spaced, strlen(spaced));
-    expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
-                       "signature verification failed");
+    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
+                           "signature verification failed");
     json_decref(body);
     /* a third order (quoteHashHex first): 401 */
     new_challenge(&f, &id, cid, nonce);
@@ -765,8 +704,8 @@ test_item_15_payload_variants(void **state)
              "\"peerId\":\"%s\"}",
              qhash_hex, cid, nonce_hex, id.peer);
     body = body_signing(&id, cid, quote, qlen, spaced, strlen(spaced));
-    expect_error_exact(post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
-                       "signature verification failed");
+    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
+                           "signature verification failed");
     json_decref(body);
     mt_free(quote);
     node_identity_free(&id);
@@ -786,9 +725,9 @@ test_item_19_tcb_details(void **state)
     kms_fixture_env(&f, "ALLOWED_TCB_STATUSES", "OutOfDate, SWHardeningNeeded");
     kms_fixture_start_kms(&f);
     node_identity_new(&id);
-    expect_error_exact(get_key(&f, &id, f.node.socket, &r), &r, 403, "tcb_status_rejected",
-                       "TCB status 'UpToDate' is not allowed. Allowed values: outofdate, "
-                       "swhardeningneeded");
+    kms_expect_error_exact(get_key(&f, &id, f.node.socket, &r), &r, 403, "tcb_status_rejected",
+                           "TCB status 'UpToDate' is not allowed. Allowed values: outofdate, "
+                           "swhardeningneeded");
     kms_fixture_stop_kms(&f);
     kms_fixture_env(&f, "ALLOWED_TCB_STATUSES", "UpToDate");
     kms_fixture_start_kms(&f);
@@ -823,16 +762,16 @@ test_item_20_measurement_order(void **state)
     node_identity_new(&id);
     mt_hex_encode(rtmr[0], 48, hex);
     snprintf(want, sizeof(want), "RTMR0 '%s' is not in allowlist", hex);
-    expect_error_exact(get_key(&f, &id, f.node.socket, &r), &r, 403, "measurement_policy_rejected",
-                       want);
+    kms_expect_error_exact(get_key(&f, &id, f.node.socket, &r), &r, 403,
+                           "measurement_policy_rejected", want);
     kms_fixture_stop_kms(&f);
     mt_hex_encode(rtmr[0], 48, hex);
     kms_fixture_env(&f, "ALLOWED_RTMR0", hex);
     kms_fixture_start_kms(&f);
     mt_hex_encode(rtmr[3], 48, hex);
     snprintf(want, sizeof(want), "RTMR3 '%s' is not in allowlist", hex);
-    expect_error_exact(get_key(&f, &id, f.node.socket, &r), &r, 403, "measurement_policy_rejected",
-                       want);
+    kms_expect_error_exact(get_key(&f, &id, f.node.socket, &r), &r, 403,
+                           "measurement_policy_rejected", want);
     kms_fixture_stop_kms(&f);
     /* not enforcing: neither the TCB status nor the measurements are checked */
     kms_fixture_env(&f, "ENFORCE_MEASUREMENT_POLICY", "false");
@@ -894,26 +833,26 @@ test_item_23_attest_refusals(void **state)
     (void)state;
     start(&f);
     snprintf(body, sizeof(body), "{\"nonceB64\":\"%s\"}", b31);
-    expect_error_exact(kms_post_json(&f, "/attest", body, &r), &r, 400,
-                       "invalid_attestation_request", "nonceB64 must be exactly 32 bytes");
+    kms_expect_error_exact(kms_post_json(&f, "/attest", body, &r), &r, 400,
+                           "invalid_attestation_request", "nonceB64 must be exactly 32 bytes");
     snprintf(body, sizeof(body), "{\"nonceB64\":\"%s\"}", b33);
-    expect_error_exact(kms_post_json(&f, "/attest", body, &r), &r, 400,
-                       "invalid_attestation_request", "nonceB64 must be exactly 32 bytes");
+    kms_expect_error_exact(kms_post_json(&f, "/attest", body, &r), &r, 400,
+                           "invalid_attestation_request", "nonceB64 must be exactly 32 bytes");
     /* missing padding is not the canonical encoding */
-    expect_error(kms_post_json(&f, "/attest",
-                               "{\"nonceB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s\"}",
-                               &r),
-                 &r, 400, "invalid_attestation_request", "nonceB64: ");
+    kms_expect_error(kms_post_json(&f, "/attest",
+                                   "{\"nonceB64\":\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s\"}",
+                                   &r),
+                     &r, 400, "invalid_attestation_request", "nonceB64: ");
     snprintf(body, sizeof(body), "{\"nonceB64\":\"%s\",\"bindingB64\":\"%s\"}", b32, b33);
-    expect_error_exact(kms_post_json(&f, "/attest", body, &r), &r, 400,
-                       "invalid_attestation_request", "bindingB64 must be exactly 32 bytes");
+    kms_expect_error_exact(kms_post_json(&f, "/attest", body, &r), &r, 400,
+                           "invalid_attestation_request", "bindingB64 must be exactly 32 bytes");
     snprintf(body, sizeof(body), "{\"nonceB64\":\"%s\",\"bindingB64\":\"#\"}", b32);
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
-                 "bindingB64: ");
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
+                     "bindingB64: ");
     /* the nonce is checked first */
     snprintf(body, sizeof(body), "{\"nonceB64\":\"%s\",\"bindingB64\":\"%s\"}", b31, b31);
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
-                 "nonceB64");
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 400, "invalid_attestation_request",
+                     "nonceB64");
     kms_fixture_stop(&f);
 }
 
@@ -981,8 +920,8 @@ test_item_25_attest_dstack_failures(void **state)
 
     lit = "{\"error\":\"boom\"}";
     EXPECT_OK(mt_dstack_stub_set_reply(stub, "GetQuote", 500, lit, strlen(lit)));
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable",
-                 "dstack GetQuote failed");
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable",
+                     "dstack GetQuote failed");
     memset(&last, 0, sizeof(last));
     EXPECT_OK(mt_dstack_stub_last_request(stub, &last));
     assert_string_equal(last.method, "GetQuote");
@@ -994,8 +933,8 @@ test_item_25_attest_dstack_failures(void **state)
     /* a quote that is not hex */
     lit = "{\"quote\":\"zz\",\"event_log\":\"[]\"}";
     EXPECT_OK(mt_dstack_stub_set_reply(stub, "GetQuote", 200, lit, strlen(lit)));
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable",
-                 "dstack GetQuote failed");
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable",
+                     "dstack GetQuote failed");
 
     /* a long enough hex quote, but an event log that is not JSON */
     qhex = mt_malloc(2 * MT_DSTACK_MIN_QUOTE + 1);
@@ -1008,8 +947,8 @@ test_item_25_attest_dstack_failures(void **state)
     snprintf(reply, 2 * MT_DSTACK_MIN_QUOTE + 128, "{\"quote\":\"%s\",\"event_log\":\"not json\"}",
              qhex);
     EXPECT_OK(mt_dstack_stub_set_reply(stub, "GetQuote", 200, reply, strlen(reply)));
-    expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable",
-                 "dstack GetQuote failed");
+    kms_expect_error(kms_post_json(&f, "/attest", body, &r), &r, 503, "dstack_unavailable",
+                     "dstack GetQuote failed");
     mt_free(reply);
     mt_free(qhex);
     mt_free(nb);
@@ -1124,8 +1063,9 @@ test_item_29_release_generic_fallback(void **state)
     kms_fixture_start_kms(&f);
     assert_int_equal(kms_request(&f, "GET", "/health", NULL, NULL, 0, &resp), 200);
     mt_free(resp);
-    expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
-                 "Failed to load release policy for version '9.9.9' profile 'locked-read-only'");
+    kms_expect_error(
+        get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
+        "Failed to load release policy for version '9.9.9' profile 'locked-read-only'");
     node_identity_free(&id);
     kms_fixture_stop(&f);
 }
@@ -1168,8 +1108,8 @@ test_item_30_release_fetch_stops(void **state)
     EXPECT_OK(mt_release_server_set_status(srv, "/mero-kms-v9.9.9/" POLICY_LOCKED, 500));
     kms_fixture_start_kms(&f);
     assert_int_equal(mt_release_server_count(srv, "/mero-kms-v9.9.9/" POLICY_GENERIC), 0);
-    expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
-                 "Failed to load release policy for version '9.9.9'");
+    kms_expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
+                     "Failed to load release policy for version '9.9.9'");
     kms_fixture_stop_kms(&f);
     /* the profile asset's tag is another version: degraded */
     mt_release_server_clear(srv);
@@ -1177,8 +1117,8 @@ test_item_30_release_fetch_stops(void **state)
     EXPECT_OK(mt_release_server_put_asset(srv, "9.9.9", POLICY_LOCKED, text, strlen(text)));
     mt_free_libc(text);
     kms_fixture_start_kms(&f);
-    expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
-                 "Failed to load release policy for version '9.9.9'");
+    kms_expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
+                     "Failed to load release policy for version '9.9.9'");
     node_identity_free(&id);
     kms_fixture_stop_kms(&f);
     mt_release_server_stop(srv);
@@ -1223,8 +1163,8 @@ test_item_31_32_policy_lists(void **state)
     snprintf(path, sizeof(path), "%s/%s", dir, POLICY_LOCKED);
     write_text(path, "{not json");
     kms_fixture_start_kms(&f);
-    expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
-                 "Failed to load release policy");
+    kms_expect_error(get_key(&f, &id, f.node.socket, &r), &r, 503, "policy_not_ready",
+                     "Failed to load release policy");
     node_identity_free(&id);
     kms_fixture_stop(&f);
 }
@@ -1247,8 +1187,8 @@ test_item_33_env_policy(void **state)
     node_identity_new(&id);
     expect_ok(get_key(&f, &id, f.node.socket, &r), &r);
     /* the debug node is still refused: the env allowlists are in force */
-    expect_error(get_key(&f, &id, f.debug_socket, &r), &r, 403, "measurement_policy_rejected",
-                 "RTMR2");
+    kms_expect_error(get_key(&f, &id, f.debug_socket, &r), &r, 403, "measurement_policy_rejected",
+                     "RTMR2");
     node_identity_free(&id);
     kms_fixture_stop(&f);
 }
@@ -1413,8 +1353,8 @@ test_item_35_redis_layout_and_race(void **state)
     stolen = json_deep_copy(body);
     json_object_set_new(stolen, "peerId", json_string(thief.peer));
     json_object_set_new(stolen, "peerPublicKeyB64", json_string(thief.pubkey_b64));
-    expect_error_exact(post_body(&f, "/get-key", stolen, &r), &r, 401, "invalid_challenge",
-                       "Challenge validation failed: challenge peer mismatch");
+    kms_expect_error_exact(kms_post_body(&f, "/get-key", stolen, &r), &r, 401, "invalid_challenge",
+                           "Challenge validation failed: challenge peer mismatch");
     json_decref(stolen);
     node_identity_free(&thief);
     /* the race */

@@ -420,3 +420,62 @@ kms_fixture_kill_process(pid_t pid)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
 }
+
+long
+kms_post_body(const struct kms_fixture *f, const char *path, const json_t *body, json_t **out)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+    long status;
+
+    assert_non_null(text);
+    status = kms_post_json(f, path, text, out);
+    mt_free_libc(text);
+    return status;
+}
+
+const char *
+kms_tag_of(const json_t *r)
+{
+    return r == NULL ? NULL : json_string_value(json_object_get(r, "error"));
+}
+
+const char *
+kms_details_of(const json_t *r)
+{
+    return r == NULL ? NULL : json_string_value(json_object_get(r, "details"));
+}
+
+static void
+expect_error_mode(long status, json_t **rp, long want_status, const char *tag, const char *details,
+                  int exact)
+{
+    json_t *r = *rp;
+    const char *d = kms_details_of(r);
+
+    if (status != want_status || kms_tag_of(r) == NULL || strcmp(kms_tag_of(r), tag) != 0)
+        fail_msg("want %ld %s, got %ld %s (%s)", want_status, tag, status,
+                 kms_tag_of(r) == NULL ? "(no tag)" : kms_tag_of(r), d == NULL ? "" : d);
+    if (details != NULL) {
+        if (d == NULL)
+            fail_msg("no details; want \"%s\"", details);
+        if (exact && strcmp(d, details) != 0)
+            fail_msg("details \"%s\", want exactly \"%s\"", d, details);
+        if (!exact && strstr(d, details) == NULL)
+            fail_msg("details \"%s\" lack \"%s\"", d, details);
+    }
+    json_decref(r);
+    *rp = NULL;
+}
+
+void
+kms_expect_error(long status, json_t **rp, long want_status, const char *tag, const char *details)
+{
+    expect_error_mode(status, rp, want_status, tag, details, 0);
+}
+
+void
+kms_expect_error_exact(long status, json_t **rp, long want_status, const char *tag,
+                       const char *details)
+{
+    expect_error_mode(status, rp, want_status, tag, details, 1);
+}

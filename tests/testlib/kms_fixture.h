@@ -48,6 +48,20 @@ void kms_fixture_stop(struct kms_fixture *f);
 long kms_request(const struct kms_fixture *f, const char *method, const char *path,
                  const char *content_type, const char *body, size_t body_len, char **resp);
 long kms_post_json(const struct kms_fixture *f, const char *path, const char *body, json_t **out);
+/* POST body (serialised compactly) as JSON; like kms_post_json. */
+long kms_post_body(const struct kms_fixture *f, const char *path, const json_t *body, json_t **out);
+/* The "error" tag / "details" string of a reply, or NULL. */
+const char *kms_tag_of(const json_t *r);
+const char *kms_details_of(const json_t *r);
+/*
+ * Expect status + error tag, and details containing `details` (NULL: not
+ * checked); _exact wants details equal to it.  Consumes *rp: the call that
+ * fills it is usually an argument of the same call.
+ */
+void kms_expect_error(long status, json_t **rp, long want_status, const char *tag,
+                      const char *details);
+void kms_expect_error_exact(long status, json_t **rp, long want_status, const char *tag,
+                            const char *details);
 
 /* A node's libp2p identity. */
 struct node_identity {
