@@ -73,64 +73,6 @@ read_quote(const char *path, int hex, uint8_t **out, size_t *out_len)
     return MT_OK;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-    ssize_t w;
-
-    while (n > 0) {
-        w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/*
- * Write to a temporary file beside path, then rename over it, so readers
- * never see half a collateral file.
- */
-static int
-write_atomic(const char *path, const char *data, size_t len)
-{
-    size_t n = strlen(path);
-    char *tmp;
-    int fd, saved, rc = -1;
-
-    tmp = mt_malloc(n + 8);
-    if (tmp == NULL)
-        return -1;
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".XXXXXX", 8);
-    fd = mkstemp(tmp);
-    if (fd < 0)
-        goto out;
-    /* mkstemp creates 0600; collateral is public data, readable like any output. */
-    if (fchmod(fd, 0644) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        saved = errno;
-        close(fd);
-        unlink(tmp);
-        errno = saved;
-        goto out;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        saved = errno;
-        unlink(tmp);
-        errno = saved;
-        goto out;
-    }
-    rc = 0;
-out:
-    saved = errno;
-    mt_free(tmp);
-    errno = saved;
-    return rc;
-}
-
 /* The JSON and a trailing newline (as on stdout), atomically. */
 static int
 write_file(const char *path, const char *json, size_t len)
@@ -146,7 +88,8 @@ write_file(const char *path, const char *json, size_t len)
     memcpy(line, json, len);
     line[len] = '\n';
     line[len + 1] = '\0';
-    rc = write_atomic(path, line, len + 1);
+    /* Readers never see half a file; collateral is public data (0644). */
+    rc = mt_file_write_atomic(path, line, len + 1, 0644) == MT_OK ? 0 : -1;
     mt_free(line);
     return rc;
 }

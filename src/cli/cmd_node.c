@@ -178,61 +178,6 @@ cmd_peer_id(int argc, char **argv)
     return rc;
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    ssize_t w;
-
-    while (n > 0) {
-        w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* The key bytes to path, mode 0600: a temporary file beside it, then rename. */
-static int
-write_key_file(const char *path, const struct mt_secret *key)
-{
-    size_t n = strlen(path);
-    char *tmp = mt_malloc(n + 8);
-    int fd, saved, rc = -1;
-
-    if (tmp == NULL) {
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".XXXXXX", 8);
-    fd = mkstemp(tmp); /* 0600 */
-    if (fd < 0)
-        goto out;
-    if (fchmod(fd, 0600) != 0 || write_all(fd, key->p, key->len) != 0 || fsync(fd) != 0) {
-        saved = errno;
-        close(fd);
-        unlink(tmp);
-        errno = saved;
-        goto out;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        saved = errno;
-        unlink(tmp);
-        errno = saved;
-        goto out;
-    }
-    rc = 0;
-out:
-    saved = errno;
-    mt_free(tmp);
-    errno = saved;
-    return rc;
-}
-
 struct get_key_args {
     const char *kms, *quote_source, *identity, *policy, *trust_root, *binding_b64, *key_out;
     const char *ca_file;
@@ -481,7 +426,8 @@ cmd_get_key(int argc, char **argv)
     }
     curl_ready = 1;
     e = mt_kc_get_key(&o, &key, &r);
-    if (e == MT_OK && a.key_out != NULL && write_key_file(a.key_out, &key) != 0) {
+    if (e == MT_OK && a.key_out != NULL &&
+        mt_file_write_atomic(a.key_out, key.p, key.len, 0600) != MT_OK) {
         fprintf(stderr, "mero-tee node get-key: cannot write %s: %s\n", a.key_out, strerror(errno));
         rc = MT_EXIT_FAIL;
         goto out;

@@ -11,6 +11,7 @@
 #include <openssl/pem.h>
 
 #include "util/mt_alloc.h"
+#include "util/mt_file.h"
 
 #define DAY 86400
 
@@ -22,42 +23,10 @@ join(char *out, size_t len, const char *dir, const char *name)
     return n > 0 && (size_t)n < len;
 }
 
-static mt_err
-write_file(const char *path, const void *data, size_t len, mode_t mode)
-{
-    char tmp[4096];
-    const uint8_t *p = data;
-    ssize_t w;
-    int fd, ok = 1;
-
-    MT_ENSURE(strlen(path) + 5 < sizeof(tmp), MT_ERR_ARG);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    MT_ENSURE(fd >= 0, MT_ERR_IO);
-    ok = fchmod(fd, mode) == 0;
-    while (ok && len > 0) {
-        w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        ok = w > 0;
-        if (ok) {
-            p += w;
-            len -= (size_t)w;
-        }
-    }
-    ok = ok && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return MT_ERR_IO;
-    }
-    return MT_OK;
-}
-
 mt_err
 mt_sim_write_private(const char *path, const void *data, size_t len)
 {
-    return write_file(path, data, len, 0600);
+    return mt_file_write_atomic(path, data, len, 0600);
 }
 
 static mt_err
@@ -72,7 +41,7 @@ write_root(const struct mt_testpki *pki, const char *dir)
 
     der = mt_testpki_root_der(pki, &len);
     MT_ENSURE(join(path, sizeof(path), dir, "root.der"), MT_ERR_ARG);
-    MT_GUARD(write_file(path, der, len, 0644));
+    MT_GUARD(mt_file_write_atomic(path, der, len, 0644));
     bio = BIO_new(BIO_s_mem());
     MT_ENSURE(bio != NULL, MT_ERR_NOMEM);
     if (PEM_write_bio_X509(bio, pki->cert[MT_TESTPKI_ROOT]) != 1 ||
@@ -81,7 +50,7 @@ write_root(const struct mt_testpki *pki, const char *dir)
         return MT_ERR_CRYPTO;
     }
     MT_ENSURE(join(path, sizeof(path), dir, "root.pem"), MT_ERR_ARG);
-    e = write_file(path, mem->data, mem->length, 0644);
+    e = mt_file_write_atomic(path, mem->data, mem->length, 0644);
     BIO_free(bio);
     return e;
 }

@@ -5,6 +5,8 @@
  */
 #include "mt_testlib.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +398,57 @@ test_file_read(void **state)
     assert_string_equal((const char *)b, "untouched");
 }
 
+/* Entries in dir other than . and .. */
+static int
+dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+}
+
+/*
+ * mt_file_write_atomic: creates with the asked mode, replaces an existing
+ * file whole, leaves no temporary file behind, and on failure (a missing
+ * directory) reports MT_ERR_IO and changes nothing.
+ */
+static void
+test_file_write_atomic(void **state)
+{
+    char dir[64], path[128], cmd[160];
+    struct stat st;
+    uint8_t *b;
+    size_t n;
+
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/mt-wa-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/f", dir);
+    EXPECT_OK(mt_file_write_atomic(path, "first", 5, 0644));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    EXPECT_OK(mt_file_write_atomic(path, "second!", 7, 0600));
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    EXPECT_OK(mt_file_read(path, 100, &b, &n));
+    assert_int_equal(n, 7);
+    assert_memory_equal(b, "second!", 7);
+    mt_free(b);
+    assert_int_equal(dir_entries(dir), 1); /* no temporary file left */
+    snprintf(path, sizeof(path), "%s/missing/f", dir);
+    EXPECT_ERR(mt_file_write_atomic(path, "x", 1, 0600), MT_ERR_IO);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(dir_entries(dir), 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void
 test_file_refused_kinds(void **state)
 {
@@ -461,7 +514,7 @@ main(void)
         cmocka_unit_test(test_json_parse),      cmocka_unit_test(test_json_getters),
         cmocka_unit_test(test_json_hex_time),   cmocka_unit_test(test_json_setters),
         cmocka_unit_test(test_file_read),       cmocka_unit_test(test_file_refused_kinds),
-        cmocka_unit_test(test_file_boundaries),
+        cmocka_unit_test(test_file_boundaries), cmocka_unit_test(test_file_write_atomic),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

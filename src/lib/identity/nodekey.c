@@ -15,6 +15,7 @@
 #include <openssl/pem.h>
 
 #include "util/mt_alloc.h"
+#include "util/mt_file.h"
 #include "util/mt_secret.h"
 
 static void detailf(char *detail, size_t detail_len, const char *fmt, ...)
@@ -101,23 +102,6 @@ mt_node_key_generate(EVP_PKEY **out)
     return MT_OK;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-    ssize_t w;
-
-    while (n > 0) {
-        w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 mt_err
 mt_node_key_write(const char *path, EVP_PKEY *key, char *detail, size_t detail_len)
 {
@@ -160,7 +144,8 @@ mt_node_key_write(const char *path, EVP_PKEY *key, char *detail, size_t detail_l
         goto out;
     }
     created = 1;
-    if (fchmod(fd, 0600) != 0 || write_all(fd, mem->data, mem->length) != 0 || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || mt_file_write_all(fd, mem->data, mem->length) != MT_OK ||
+        fsync(fd) != 0) {
         detailf(detail, detail_len, "cannot write %s: %s", tmp, strerror(errno));
         goto out;
     }

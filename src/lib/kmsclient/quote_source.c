@@ -14,6 +14,7 @@
 #include "dstack/dstack_client.h"
 #include "quote/quote.h"
 #include "util/mt_alloc.h"
+#include "util/mt_file.h"
 #include "util/mt_hex.h"
 #include "util/mt_limits.h"
 
@@ -177,23 +178,6 @@ remove_entry(const char *dir)
     (void)rmdir(dir);
 }
 
-static int
-write_all(int fd, const uint8_t *p, size_t n)
-{
-    ssize_t w;
-
-    while (n > 0) {
-        w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static mt_err
 from_tsm(const struct mt_quote_source *src, const uint8_t rd[64], uint8_t **quote, size_t *len,
          char *why, size_t why_len)
@@ -219,7 +203,7 @@ from_tsm(const struct mt_quote_source *src, const uint8_t rd[64], uint8_t **quot
     made = 1;
     snprintf(path, sizeof(path), "%s/inblob", dir);
     fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || write_all(fd, rd, 64) != 0) {
+    if (fd < 0 || mt_file_write_all(fd, rd, 64) != MT_OK) {
         whyf(why, why_len, "configfs-TSM: cannot write %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);

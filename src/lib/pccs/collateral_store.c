@@ -555,22 +555,6 @@ out:
     mt_free(buf);
 }
 
-static mt_err
-write_all(int fd, const char *p, size_t n)
-{
-    ssize_t r;
-
-    while (n > 0) {
-        r = write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        MT_ENSURE(r > 0, MT_ERR_IO);
-        p += r;
-        n -= (size_t)r;
-    }
-    return MT_OK;
-}
-
 /* Atomically replace the key's file: temp + fsync + rename + fsync of the directory. */
 static mt_err
 disk_write(struct mt_collateral_store *s, const struct cs_key *k, const struct mt_collateral *col)
@@ -590,7 +574,7 @@ disk_write(struct mt_collateral_store *s, const struct cs_key *k, const struct m
     created = 1;
     (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
     MT_ENSURE_GOTO(fchmod(fd, 0600) == 0, MT_ERR_IO, e, out);
-    MT_GUARD_GOTO(write_all(fd, json, strlen(json)), e, out);
+    MT_GUARD_GOTO(mt_file_write_all(fd, json, strlen(json)), e, out);
     MT_ENSURE_GOTO(fsync(fd) == 0, MT_ERR_IO, e, out);
     ok = close(fd) == 0;
     fd = -1;
