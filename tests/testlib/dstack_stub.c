@@ -1,4 +1,5 @@
 #include "dstack_stub.h"
+#include "mhd_test.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -59,55 +60,14 @@ struct stub_answer {
     int chunked;
 };
 
-static void
-stub_sleep(struct mt_dstack_stub *s, unsigned long ms)
-{
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    unsigned long waited = 0;
-
-    while (waited < ms && atomic_load(&s->stopping) == 0) {
-        nanosleep(&ts, NULL);
-        waited += 5;
-    }
-}
-
-static ssize_t
-fill_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    const size_t *total = cls;
-    size_t n;
-
-    if (pos >= *total)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    n = max;
-    if ((uint64_t)n > *total - pos)
-        n = (size_t)(*total - pos);
-    memset(buf, 'x', n);
-    return (ssize_t)n;
-}
-
-static void
-free_size(void *cls)
-{
-    free(cls);
-}
-
 static enum MHD_Result
 send_answer(struct MHD_Connection *conn, const struct stub_answer *a)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
-    size_t *total;
 
     if (a->oversize > 0) {
-        total = malloc(sizeof(*total));
-        if (total == NULL)
-            return MHD_NO;
-        *total = a->oversize;
-        resp = MHD_create_response_from_callback(a->chunked ? MHD_SIZE_UNKNOWN : a->oversize, 16384,
-                                                 fill_reader, total, free_size);
-        if (resp == NULL)
-            free(total);
+        resp = mt_test_filler_response(a->oversize, a->chunked);
     } else {
         resp = MHD_create_response_from_buffer(a->body_len, a->body != NULL ? a->body : (void *)"",
                                                MHD_RESPMEM_MUST_COPY);
@@ -224,7 +184,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     record_and_choose(s, conn, url, method, sc, &a, &delay);
     /* Wait outside the lock so other connections keep being served. */
     if (delay > 0)
-        stub_sleep(s, delay);
+        mt_test_sleep_unless(&s->stopping, delay);
     ret = send_answer(conn, &a);
     free(a.body);
     return ret;

@@ -1,4 +1,5 @@
 #include "release_server.h"
+#include "mhd_test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -57,33 +58,6 @@ struct rs_answer {
 };
 
 static void
-rs_sleep(struct mt_release_server *s, unsigned long ms)
-{
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    unsigned long waited = 0;
-
-    while (waited < ms && atomic_load(&s->stopping) == 0) {
-        nanosleep(&ts, NULL);
-        waited += 5;
-    }
-}
-
-static ssize_t
-fill_reader(void *cls, uint64_t pos, char *buf, size_t max)
-{
-    const size_t *total = cls;
-    size_t n;
-
-    if (pos >= *total)
-        return MHD_CONTENT_READER_END_OF_STREAM;
-    n = max;
-    if ((uint64_t)n > *total - pos)
-        n = (size_t)(*total - pos);
-    memset(buf, 'x', n);
-    return (ssize_t)n;
-}
-
-static void
 route_clear(struct rs_route *r)
 {
     free(r->path);
@@ -135,7 +109,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     char text[64];
     unsigned long delay;
     enum MHD_Result ret;
-    size_t *total;
     int n;
 
     (void)version;
@@ -173,7 +146,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     pthread_mutex_unlock(&s->lock);
 
     if (delay > 0)
-        rs_sleep(s, delay);
+        mt_test_sleep_unless(&s->stopping, delay);
     if (strcmp(method, "GET") != 0) {
         ret = queue(conn, 405, "method not allowed\n", 19, "text/plain", NULL);
         goto out;
@@ -191,18 +164,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
         ret = MHD_NO;
         break;
     case RS_OVERSIZE:
-        total = malloc(sizeof(*total));
-        if (total == NULL) {
-            ret = MHD_NO;
-            break;
-        }
-        *total = a.len;
-        resp = a.chunked
-                   ? MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, fill_reader, total,
-                                                       free)
-                   : MHD_create_response_from_callback(a.len, 16384, fill_reader, total, free);
+        resp = mt_test_filler_response(a.len, a.chunked);
         if (resp == NULL) {
-            free(total);
             ret = MHD_NO;
             break;
         }
