@@ -17,5 +17,9 @@ int mt_cmd_dev(int argc, char **argv);        /* dev sample (test PKI) */
 int mt_cmd_errors(int argc, char **argv);     /* errors: the error table */
 int mt_cmd_node(int argc, char **argv);       /* node keygen | peer-id | get-key */
 int mt_cmd_audit(int argc, char **argv);      /* audit verify */
+int mt_cmd_sigstore(int argc, char **argv);   /* sigstore verify */
+int mt_cmd_release(int argc, char **argv);    /* release verify | assemble | sign */
+int mt_cmd_policy(int argc, char **argv);     /* policy merod-config */
+int mt_cmd_catalog(int argc, char **argv);    /* catalog update */
 
 #endif

@@ -17,6 +17,17 @@ static const struct {
      "keygen --out FILE | peer-id --identity FILE | get-key --kms URL "
      "[--quote-source dstack[:SOCK]|tsm[:DIR]|mock] [--policy FILE] [--json]"},
     {"audit", mt_cmd_audit, "verify FILE [--json]"},
+    {"sigstore", mt_cmd_sigstore,
+     "verify (FILE | --digest sha256:HEX) --bundle B --trusted-root R "
+     "--certificate-identity I --certificate-oidc-issuer O [--json] | "
+     "verify FILE --key K (--bundle B | --signature S) [--json]"},
+    {"release", mt_cmd_release,
+     "verify DIR --family kms|node --version X.Y.Z [--trusted-root R] [--key K] [--json] | "
+     "assemble ... | sign DIR --key KEY"},
+    {"policy", mt_cmd_policy,
+     "merod-config --profile P --release DIR|URL --kms-url URL [--out FILE] "
+     "[--apply --merod-home H [--node N] [--dry-run]]"},
+    {"catalog", mt_cmd_catalog, "update --releases DIR... [--out FILE]"},
 };
 
 static void
