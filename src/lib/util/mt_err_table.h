@@ -209,3 +209,80 @@ X(MT_ERR_POLICY_FETCH, "policy_fetch", 502, "", "Failed to fetch the release pol
 /* audit log */
 X(MT_ERR_AUDIT_FORMAT, "audit_format", 500, "", "Malformed audit log line")
 X(MT_ERR_AUDIT_CHAIN, "audit_chain_broken", 500, "", "Audit log hash chain is broken")
+
+/* sigstore; sigstore.md (one row per check, in verification order) */
+X(MT_ERR_SIGSTORE_POLICY, "sigstore_policy", 400, "",
+  "Unusable verification policy (keyless needs an identity and an issuer; bad regexp)")
+X(MT_ERR_SIGSTORE_TRUST_ROOT, "sigstore_trusted_root", 422, "",
+  "Invalid trusted root (sigstore.md 3.1-3.2)")
+X(MT_ERR_SIGSTORE_KEY, "sigstore_key", 400, "",
+  "Unusable public key (a PEM PUBLIC KEY, ECDSA P-256/384/521 or RSA, is needed)")
+X(MT_ERR_SIGSTORE_JSON, "sigstore_bundle_json", 422, "", "Bundle is not valid JSON")
+X(MT_ERR_SIGSTORE_MEDIA_TYPE, "sigstore_media_type", 422, "", "Unsupported bundle mediaType")
+X(MT_ERR_SIGSTORE_FORMAT, "sigstore_bundle_format", 422, "",
+  "Malformed bundle: missing, mistyped, unknown or duplicate field (sigstore.md 2.2)")
+X(MT_ERR_SIGSTORE_BASE64, "sigstore_base64", 422, "", "Invalid base64 in a bundle field")
+X(MT_ERR_SIGSTORE_EMPTY_CHAIN, "sigstore_empty_chain", 422, "", "Bundle certificate chain is empty")
+X(MT_ERR_SIGSTORE_CERT, "sigstore_certificate", 422, "",
+  "Bundle signing certificate is not a valid X.509 certificate")
+X(MT_ERR_SIGSTORE_LOG_INDEX, "sigstore_log_index", 422, "", "Negative or invalid log index")
+X(MT_ERR_SIGSTORE_MISSING_PROMISE, "sigstore_missing_promise", 422, "",
+  "A v0.1 bundle tlog entry lacks its signed entry timestamp")
+X(MT_ERR_SIGSTORE_MISSING_PROOF, "sigstore_missing_inclusion_proof", 422, "",
+  "A v0.2+ bundle tlog entry lacks its inclusion proof")
+X(MT_ERR_SIGSTORE_UNSUPPORTED, "sigstore_unsupported", 422, "",
+  "Unsupported Sigstore material (phase 2: DSSE, Rekor v2, RFC 3161 as the only time, "
+  "Ed25519)")
+X(MT_ERR_SIGSTORE_KEY_REQUIRED, "sigstore_key_required", 422, "",
+  "Bundle was signed with a key, but no public key was given")
+X(MT_ERR_SIGSTORE_MATERIAL, "sigstore_material_mismatch", 422, "",
+  "Bundle carries a certificate, but key-based verification was requested")
+X(MT_ERR_SIGSTORE_MESSAGE_DIGEST, "sigstore_message_digest", 422, "",
+  "Bundle messageDigest does not match the artifact")
+X(MT_ERR_SIGSTORE_TLOG_BODY, "sigstore_tlog_body", 422, "",
+  "Malformed tlog entry body, or body kind/apiVersion differs from kindVersion")
+X(MT_ERR_SIGSTORE_TLOG_SIGNATURE, "sigstore_tlog_signature_mismatch", 422, "",
+  "The tlog entry records a different signature than the bundle (sigstore.md 4.4c)")
+X(MT_ERR_SIGSTORE_TLOG_KEY, "sigstore_tlog_key_mismatch", 422, "",
+  "The tlog entry records a different certificate or key than the bundle")
+X(MT_ERR_SIGSTORE_TLOG_DIGEST, "sigstore_tlog_digest_mismatch", 422, "",
+  "The tlog entry records a different artifact digest")
+X(MT_ERR_SIGSTORE_SET, "sigstore_set", 422, "",
+  "Signed entry timestamp (inclusion promise) does not verify with the log key")
+X(MT_ERR_SIGSTORE_SET_TIME, "sigstore_set_time", 422, "",
+  "integratedTime is outside the log key's validity window")
+X(MT_ERR_SIGSTORE_CHECKPOINT_FORMAT, "sigstore_checkpoint_format", 422, "",
+  "Malformed checkpoint (signed note)")
+X(MT_ERR_SIGSTORE_CHECKPOINT_NO_SIG, "sigstore_checkpoint_no_log_signature", 422, "",
+  "Checkpoint carries no signature line from the log's key")
+X(MT_ERR_SIGSTORE_CHECKPOINT_SIG, "sigstore_checkpoint_signature", 422, "",
+  "Checkpoint signature does not verify with the log key")
+X(MT_ERR_SIGSTORE_CHECKPOINT_MISMATCH, "sigstore_checkpoint_mismatch", 422, "",
+  "Checkpoint root hash or tree size differs from the inclusion proof")
+X(MT_ERR_SIGSTORE_INCLUSION_PROOF, "sigstore_inclusion_proof", 422, "",
+  "Merkle inclusion proof does not lead to the root hash")
+X(MT_ERR_SIGSTORE_MISSING_CHECKPOINT, "sigstore_missing_checkpoint", 422, "",
+  "Inclusion proof without a checkpoint")
+X(MT_ERR_SIGSTORE_TIME_CERT, "sigstore_time_outside_certificate", 422, "",
+  "integratedTime is outside the signing certificate's validity")
+X(MT_ERR_SIGSTORE_NO_TLOG, "sigstore_no_tlog_entry", 422, "",
+  "No tlog entry from a log of the trusted root verified")
+X(MT_ERR_SIGSTORE_NO_SIGNED_TIME, "sigstore_no_signed_time", 422, "",
+  "No verified signing time (no signed entry timestamp)")
+X(MT_ERR_SIGSTORE_NO_CA, "sigstore_no_ca_for_time", 422, "",
+  "No certificate authority of the trusted root is valid at the signing time")
+X(MT_ERR_SIGSTORE_CHAIN, "sigstore_chain", 422, "",
+  "Signing certificate does not chain to the trusted root at the signing time")
+X(MT_ERR_SIGSTORE_CERT_USAGE, "sigstore_certificate_usage", 422, "",
+  "Signing certificate lacks digitalSignature key usage or the codeSigning EKU")
+X(MT_ERR_SIGSTORE_SCT, "sigstore_sct", 422, "",
+  "No valid embedded SCT from a CT log of the trusted root")
+X(MT_ERR_SIGSTORE_CERT_EXTENSION, "sigstore_certificate_extension", 422, "",
+  "Malformed or contradictory Fulcio certificate extension")
+X(MT_ERR_SIGSTORE_IDENTITY, "sigstore_identity", 422, "",
+  "Certificate identity (SAN) does not match the policy")
+X(MT_ERR_SIGSTORE_ISSUER, "sigstore_issuer", 422, "",
+  "Certificate OIDC issuer does not match the policy")
+X(MT_ERR_SIGSTORE_GH_EXTENSION, "sigstore_github_extension", 422, "",
+  "A pinned GitHub workflow extension does not match the certificate")
+X(MT_ERR_SIGSTORE_SIGNATURE, "sigstore_signature", 422, "", "Artifact signature does not verify")

@@ -1,0 +1,276 @@
+/*
+ * Orchestration of a bundle verification (sigstore.md 4 keyless, 5 key
+ * based).  Order of checks, so that a failure names the first one that
+ * fired: policy, bundle structure (4.1), signer material (4.2), artifact
+ * digest and messageDigest (4.3), [key mode: the signature, 5.2 step 2],
+ * each tlog entry (4.4: log, kind, binding, SET, checkpoint, inclusion
+ * proof, time versus certificate), signing times (4.6), the Fulcio chain at
+ * each time (4.7), SCTs (4.8), identity (4.9), and the artifact signature
+ * (4.10).
+ */
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/x509.h>
+
+#include "sigstore/sig_internal.h"
+#include "util/mt_alloc.h"
+#include "util/mt_hex.h"
+#include "util/mt_time.h"
+
+static void
+res_init(struct mt_sigstore_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->signing_time = -1;
+    res->log_index = -1;
+}
+
+static mt_err
+cert_window(X509 *leaf, int64_t *nb, int64_t *na)
+{
+    struct tm tm;
+
+    MT_ENSURE(ASN1_TIME_to_tm(X509_get0_notBefore(leaf), &tm) == 1, MT_ERR_SIGSTORE_CERT);
+    MT_ENSURE(mt_tm_to_unix(&tm, nb) == MT_OK, MT_ERR_SIGSTORE_CERT);
+    MT_ENSURE(ASN1_TIME_to_tm(X509_get0_notAfter(leaf), &tm) == 1, MT_ERR_SIGSTORE_CERT);
+    MT_ENSURE(mt_tm_to_unix(&tm, na) == MT_OK, MT_ERR_SIGSTORE_CERT);
+    return MT_OK;
+}
+
+/* Inclusion proof and checkpoint (4.4 e); the checkpoint is checked first when present. */
+static mt_err
+check_proof(const struct sig_tlog_entry *e, const struct sig_log *log,
+            struct mt_sigstore_result *res)
+{
+    struct sig_checkpoint cp;
+    uint8_t lh[32];
+
+    if (e->checkpoint != NULL) {
+        MT_GUARD(sig_checkpoint_verify(e->checkpoint, e->checkpoint_len, log, &cp, res));
+        MT_ENSURE(cp.size == e->tree_size && CRYPTO_memcmp(cp.root, e->root_hash, 32) == 0,
+                  sig_fail(res, MT_ERR_SIGSTORE_CHECKPOINT_MISMATCH,
+                           "checkpoint (size %lld) does not match the inclusion proof (size %lld)",
+                           (long long)cp.size, (long long)e->tree_size));
+    }
+    /* The tree-local index, not the global logIndex (4.13). */
+    sig_merkle_leaf_hash(e->body, e->body_len, lh);
+    MT_ENSURE(sig_merkle_verify(lh, e->proof_index, e->tree_size, (const uint8_t(*)[32])e->hashes,
+                                e->n_hashes, e->root_hash) == MT_OK,
+              sig_fail(res, MT_ERR_SIGSTORE_INCLUSION_PROOF,
+                       "inclusion proof of entry %lld does not lead to its root hash",
+                       (long long)e->log_index));
+    MT_ENSURE(e->checkpoint != NULL, sig_fail(res, MT_ERR_SIGSTORE_MISSING_CHECKPOINT,
+                                              "inclusion proof without a checkpoint"));
+    return MT_OK;
+}
+
+/*
+ * One tlog entry (4.4 a-g).  *counted: the entry is from a known log and
+ * verified; *timed: its integratedTime is covered by a verified SET.
+ */
+static mt_err
+check_entry(const struct mt_sigstore_trust *trust, const struct sig_tlog_entry *e, X509 *leaf,
+            const struct sig_binding *bind, int *counted, int *timed,
+            struct mt_sigstore_result *res)
+{
+    const struct sig_log *log;
+    int64_t nb, na;
+
+    *counted = 0;
+    *timed = 0;
+    log = sig_trust_find_tlog(trust, e->log_id);
+    if (log == NULL)
+        return MT_OK; /* a log we do not know: the entry does not count (a) */
+    MT_ENSURE(strcmp(e->kind, "hashedrekord") == 0 && strcmp(e->version, "0.0.1") == 0,
+              sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED,
+                       "tlog entry kind %s/%s (phase 1 verifies hashedrekord/0.0.1 only)", e->kind,
+                       e->version));
+    MT_GUARD(sig_rekor_body_check(e, bind, res));
+    if (e->set != NULL) {
+        MT_GUARD(sig_set_verify(e, log, res));
+        *timed = 1;
+    }
+    if (e->has_proof || e->checkpoint != NULL)
+        MT_GUARD(check_proof(e, log, res));
+    if (leaf != NULL && e->integrated_time != 0) {
+        MT_GUARD(cert_window(leaf, &nb, &na));
+        MT_ENSURE(e->integrated_time >= nb && e->integrated_time <= na,
+                  sig_fail(res, MT_ERR_SIGSTORE_TIME_CERT,
+                           "integratedTime %lld outside the certificate validity [%lld, %lld]",
+                           (long long)e->integrated_time, (long long)nb, (long long)na));
+    }
+    *counted = 1;
+    return MT_OK;
+}
+
+static mt_err
+check_entries(const struct mt_sigstore_trust *trust, const struct sig_bundle *b,
+              const struct sig_binding *bind, int64_t *times, size_t *n_times,
+              struct mt_sigstore_result *res)
+{
+    size_t i, verified = 0;
+    int counted, timed;
+
+    *n_times = 0;
+    for (i = 0; i < b->n_entries; i++) {
+        const struct sig_tlog_entry *e = &b->entries[i];
+
+        MT_GUARD(check_entry(trust, e, b->leaf, bind, &counted, &timed, res));
+        if (!counted)
+            continue;
+        if (verified++ == 0 || (timed && res->signing_time < 0)) {
+            res->log_index = e->log_index;
+            mt_hex_encode(e->log_id, 32, res->log_id_hex);
+        }
+        if (timed) {
+            times[(*n_times)++] = e->integrated_time;
+            if (res->signing_time < 0)
+                res->signing_time = e->integrated_time;
+        }
+    }
+    MT_ENSURE(verified >= 1,
+              sig_fail(res, MT_ERR_SIGSTORE_NO_TLOG,
+                       "no tlog entry from a log of the trusted root (%zu entries)", b->n_entries));
+    return MT_OK;
+}
+
+static mt_err
+keyless_tail(const struct mt_sigstore_trust *trust, const struct mt_sigstore_policy *policy,
+             const struct sig_bundle *b, const struct sig_digest *d, const int64_t *times,
+             size_t n_times, struct mt_sigstore_result *res)
+{
+    X509 *issuer = NULL, *iss;
+    EVP_PKEY *pub;
+    size_t i;
+    mt_err rv = MT_OK, e;
+
+    /* 4.6: at least one verified time (RFC 3161 alone is phase 2). */
+    if (n_times == 0) {
+        if (b->n_timestamps > 0)
+            return sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED,
+                            "RFC 3161 timestamps as the only signing time (phase 2)");
+        return sig_fail(res, MT_ERR_SIGSTORE_NO_SIGNED_TIME,
+                        "no verified signing time: no tlog entry with a signed entry timestamp");
+    }
+    /* 4.7: the chain at every verified time. */
+    for (i = 0; i < n_times; i++) {
+        iss = NULL;
+        MT_GUARD_GOTO(sig_fulcio_verify(trust, b->leaf, times[i], &iss, res), rv, out);
+        if (issuer == NULL)
+            issuer = iss;
+        else
+            X509_free(iss);
+    }
+    /* 4.8, 4.9 */
+    MT_GUARD_GOTO(sig_sct_verify(trust, b->leaf, issuer, res), rv, out);
+    MT_GUARD_GOTO(sig_identity_verify(b->leaf, policy, res), rv, out);
+    /* 4.10: ECDSA over the SHA-256 digest, whatever the curve (4.3). */
+    pub = X509_get0_pubkey(b->leaf);
+    MT_ENSURE_GOTO(pub != NULL, sig_fail(res, MT_ERR_SIGSTORE_CERT, "leaf without a public key"),
+                   rv, out);
+    e = sig_verify_prehashed(pub, EVP_sha256(), d->sha256, 32, b->sig, b->sig_len);
+    MT_ENSURE_GOTO(e == MT_OK,
+                   sig_fail(res, e, "artifact signature does not verify with the certificate key"),
+                   rv, out);
+out:
+    X509_free(issuer);
+    return rv;
+}
+
+mt_err
+mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
+                          const struct mt_sigstore_policy *policy,
+                          const struct mt_sigstore_artifact *artifact, const uint8_t *bundle,
+                          size_t bundle_len, struct mt_sigstore_result *res)
+{
+    struct sig_bundle *b = NULL;
+    struct sig_binding bind;
+    struct sig_digest d;
+    int64_t times[SIG_MAX_TLOG_ENTRIES];
+    uint8_t *spki = NULL;
+    size_t spki_len = 0, n_times = 0;
+    EVP_PKEY *key;
+    mt_err rv;
+
+    MT_ENSURE(res != NULL, MT_ERR_ARG);
+    res_init(res);
+    MT_ENSURE(policy != NULL && artifact != NULL,
+              sig_fail(res, MT_ERR_SIGSTORE_POLICY, "no policy or artifact"));
+    key = policy->key;
+    if (key == NULL)
+        MT_ENSURE(sig_policy_check_keyless(policy) == MT_OK,
+                  sig_fail(res, MT_ERR_SIGSTORE_POLICY,
+                           "keyless verification needs an identity and an issuer "
+                           "(exact or a valid regexp)"));
+    b = mt_calloc(1, sizeof(*b));
+    MT_ENSURE(b != NULL, MT_ERR_NOMEM);
+    MT_GUARD_GOTO(sig_bundle_parse(bundle, bundle_len, b, res), rv, out);
+    MT_ENSURE_GOTO(!b->is_dsse,
+                   sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED, "DSSE envelopes (phase 2)"), rv, out);
+    /* 4.2 / 5.2 step 1: the material must match the mode. */
+    if (key != NULL)
+        MT_ENSURE_GOTO(b->material == SIG_MAT_KEY,
+                       sig_fail(res, MT_ERR_SIGSTORE_MATERIAL,
+                                "expected a key signature, but the bundle carries a certificate"),
+                       rv, out);
+    else
+        MT_ENSURE_GOTO(b->material == SIG_MAT_CERT,
+                       sig_fail(res, MT_ERR_SIGSTORE_KEY_REQUIRED,
+                                "bundle was signed with a key; give the public key"),
+                       rv, out);
+    /* 4.3 */
+    MT_GUARD_GOTO(sig_artifact_digest(artifact, key != NULL ? sig_key_md(key) : NULL, &d, res), rv,
+                  out);
+    if (b->has_msg_digest)
+        MT_ENSURE_GOTO(CRYPTO_memcmp(b->msg_digest, d.sha256, 32) == 0,
+                       sig_fail(res, MT_ERR_SIGSTORE_MESSAGE_DIGEST,
+                                "messageDigest differs from the artifact's SHA-256"),
+                       rv, out);
+    memset(&bind, 0, sizeof(bind));
+    bind.digest = d.sha256;
+    bind.sig = b->sig;
+    bind.sig_len = b->sig_len;
+    if (key != NULL) {
+        /* 5.2 step 2: the signature with the pinned key (the hint is not trusted). */
+        MT_GUARD_GOTO(sig_keyed_signature(key, &d, b->sig, b->sig_len, res), rv, out);
+        MT_GUARD_GOTO(sig_spki_der(key, &spki, &spki_len), rv, out);
+        bind.material_der = spki;
+        bind.material_der_len = spki_len;
+        bind.material_is_key = 1;
+        /* 5.2 step 4: without a tlog entry the signature check is all there is. */
+        if (b->n_entries == 0) {
+            rv = MT_OK;
+            goto out;
+        }
+    } else {
+        bind.material_der = b->leaf_der;
+        bind.material_der_len = b->leaf_der_len;
+        if (b->n_entries == 0) {
+            rv = sig_fail(
+                res, b->n_timestamps > 0 ? MT_ERR_SIGSTORE_UNSUPPORTED : MT_ERR_SIGSTORE_NO_TLOG,
+                b->n_timestamps > 0 ? "RFC 3161 timestamps without a tlog entry (phase 2)"
+                                    : "bundle has no tlog entry");
+            goto out;
+        }
+    }
+    MT_ENSURE_GOTO(trust != NULL,
+                   sig_fail(res, MT_ERR_ARG, "a trusted root is needed to check tlog entries"), rv,
+                   out);
+    MT_GUARD_GOTO(check_entries(trust, b, &bind, times, &n_times, res), rv, out);
+    if (key != NULL) {
+        rv = MT_OK;
+        goto out;
+    }
+    MT_GUARD_GOTO(keyless_tail(trust, policy, b, &d, times, n_times, res), rv, out);
+    rv = MT_OK;
+out:
+    if (rv == MT_OK)
+        res->detail[0] = '\0';
+    else if (res->detail[0] == '\0')
+        sig_fail(res, rv, "%s", mt_err_message(rv));
+    mt_free(spki);
+    sig_bundle_clear(b);
+    mt_free(b);
+    return rv;
+}
