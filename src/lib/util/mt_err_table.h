@@ -286,3 +286,25 @@ X(MT_ERR_SIGSTORE_ISSUER, "sigstore_issuer", 422, "",
 X(MT_ERR_SIGSTORE_GH_EXTENSION, "sigstore_github_extension", 422, "",
   "A pinned GitHub workflow extension does not match the certificate")
 X(MT_ERR_SIGSTORE_SIGNATURE, "sigstore_signature", 422, "", "Artifact signature does not verify")
+
+/* release; mero-tee-reference.md section 3 */
+X(MT_ERR_RELEASE_ASSET_MISSING, "release_asset_missing", 422, "",
+  "A required release asset is missing")
+X(MT_ERR_RELEASE_CHECKSUMS_FORMAT, "release_checksums_format", 422, "", "Malformed checksums file")
+X(MT_ERR_RELEASE_CHECKSUM_MISMATCH, "release_checksum_mismatch", 422, "",
+  "A release asset does not match its checksum")
+X(MT_ERR_RELEASE_SCHEMA, "release_schema", 422, "", "A release document does not follow its schema")
+X(MT_ERR_RELEASE_INCONSISTENT, "release_inconsistent", 422, "",
+  "Release documents disagree with each other")
+X(MT_ERR_RELEASE_SEPARATION, "release_profile_separation", 422, "",
+  "Release profiles are not separated by their measurements")
+X(MT_ERR_RELEASE_SIGNATURE_MISSING, "release_signature_missing", 422, "",
+  "A release asset has no signature to verify")
+X(MT_ERR_RELEASE_UNVERIFIABLE, "release_signature_unverifiable", 422, "",
+  "A detached .sig and .pem without a bundle cannot be verified offline")
+X(MT_ERR_RELEASE_NO_TRUST, "release_no_trust_material", 400, "",
+  "No trusted root or public key to verify release signatures with")
+X(MT_ERR_RELEASE_PROBE_FORMAT, "release_probe_format", 422, "", "Malformed probe result")
+X(MT_ERR_RELEASE_NOT_VERIFIED, "release_not_verified", 422, "", "The release did not verify")
+X(MT_ERR_RELEASE_KEY, "release_signing_key", 400, "",
+  "Unusable signing key (an EC P-256 private key in PEM is needed)")

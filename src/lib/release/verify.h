@@ -1,0 +1,116 @@
+#ifndef MT_RELEASE_VERIFY_H
+#define MT_RELEASE_VERIFY_H
+
+#include <openssl/evp.h>
+
+#include "release/release.h"
+#include "release/schema.h"
+
+/*
+ * `mero-tee release verify`: an offline check of one downloaded release
+ * directory (docs/release-verification.md names every check):
+ *   asset:<name>         each required asset is present (a regular file)
+ *   checksums:parse      the checksums file parses (checksums.c)
+ *   checksums:coverage   (node) it lists published-mrtds, provenance and SBOM
+ *   checksum:<name>      each listed file exists and has that SHA-256
+ *   schema:<name>        each JSON document follows its schema (schema.h)
+ *   consistency:* / separation:*   the cross-document checks (schema.h)
+ *   signature:<name>     each asset's signature, by the verify_sig callback
+ * The report gets every check even after failures, so one run shows all
+ * that is wrong.
+ */
+
+/*
+ * Verify the signature sidecars of dir/asset.  MT_OK when verified;
+ * otherwise the error (MT_ERR_RELEASE_SIGNATURE_MISSING, ..._UNVERIFIABLE,
+ * ..._NO_TRUST, or a sigstore_* code) with why filled.
+ */
+typedef mt_err (*mt_rel_sig_fn)(void *arg, const char *dir, const char *asset, char *why,
+                                size_t why_len);
+
+struct mt_rel_verify_opts {
+    const char *dir;
+    enum mt_rel_family family;
+    const char *version; /* "X.Y.Z" */
+    mt_rel_sig_fn verify_sig;
+    void *sig_arg;
+};
+
+/*
+ * The loaded documents of a verified (or failed) directory, for callers
+ * that use them afterwards (merod-config, catalog).  Owned; freed by
+ * mt_rel_loaded_free.
+ */
+struct mt_rel_loaded {
+    struct mt_rel_kms_docs kms;
+    struct mt_rel_node_docs node;
+    uint8_t *raw[MT_REL_NUM_PROFILES + 1]; /* policy files, then the generic one */
+    struct mt_rel_sums sums;
+    int have_sums;
+};
+
+/*
+ * Run every check into r.  MT_OK when the checks ran (read r for the
+ * verdict: mt_rel_report_failed); MT_ERR_ARG for bad options, MT_ERR_NOMEM.
+ * loaded (may be NULL) receives the documents.
+ */
+MT_WUR mt_err mt_rel_verify(const struct mt_rel_verify_opts *o, struct mt_rel_report *r,
+                            struct mt_rel_loaded *loaded);
+void mt_rel_loaded_free(struct mt_rel_loaded *l);
+
+/* ---- sigcheck.c: mt_rel_sig_fn over src/lib/sigstore ---- */
+
+struct mt_sigstore_trust;
+
+struct mt_rel_trust {
+    struct mt_sigstore_trust *root; /* trusted_root.json, or NULL */
+    EVP_PKEY *key;                  /* cosign public key, or NULL */
+    const char *identity;           /* exact certificate SAN */
+    const char *issuer;             /* exact OIDC issuer */
+    char identity_buf[512];
+};
+
+/* What the user gave (all optional; NULL = default). */
+struct mt_rel_trust_cfg {
+    const char *trusted_root; /* trusted_root.json path */
+    const char *key;          /* PEM public key path: key mode */
+    const char *identity;     /* overrides the family's workflow identity */
+    const char *issuer;       /* overrides https://token.actions.githubusercontent.com */
+    const char *repository;   /* owner/name the family identities name (forks) */
+};
+
+/* Load the trust material for family f; why says which file failed. */
+MT_WUR mt_err mt_rel_trust_open(const struct mt_rel_trust_cfg *c, enum mt_rel_family f,
+                                struct mt_rel_trust *t, char *why, size_t why_len);
+void mt_rel_trust_close(struct mt_rel_trust *t);
+
+/*
+ * mt_rel_trust_open + mt_rel_verify with mt_rel_sigcheck.  MT_OK when the
+ * checks ran (the verdict is in r); other errors as the two calls.
+ */
+MT_WUR mt_err mt_rel_verify_release(const struct mt_rel_trust_cfg *c, const char *dir,
+                                    enum mt_rel_family f, const char *version,
+                                    struct mt_rel_report *r, struct mt_rel_loaded *loaded,
+                                    char *why, size_t why_len);
+
+/*
+ * The workflow identity a family's assets are signed with (3.4), for
+ * repository (NULL: calimero-network/mero-tee):
+ * https://github.com/<repo>/.github/workflows/release-kms-phala.yaml@refs/heads/master
+ * (release-node-image-gcp.yaml for the node family).  The reference matched
+ * it as an unanchored-dot regular expression; we compare exactly.
+ */
+MT_WUR mt_err mt_rel_family_identity(enum mt_rel_family f, const char *repository, char *out,
+                                     size_t out_len);
+
+/*
+ * Per asset: with a key, every present sidecar (<asset>.bundle.json,
+ * <asset>.sig) must verify with it and at least one must exist; without a
+ * key, <asset>.bundle.json must verify against the trusted root and the
+ * identity.  A .sig + .pem pair without a bundle (what node releases ship)
+ * cannot be verified offline (shared/specs/sigstore.md 0, 4.12):
+ * MT_ERR_RELEASE_UNVERIFIABLE.
+ */
+mt_err mt_rel_sigcheck(void *trust, const char *dir, const char *asset, char *why, size_t why_len);
+
+#endif
