@@ -23,11 +23,13 @@ static const struct {
      "verify FILE --key K (--bundle B | --signature S) [--json]"},
     {"release", mt_cmd_release,
      "verify DIR --family kms|node --version X.Y.Z [--trusted-root R] [--key K] [--json] | "
-     "assemble ... | sign DIR --key KEY"},
+     "assemble --meta F --node-probe F (x3) --kms-probe F (x3) --binary F... --out DIR | "
+     "sign DIR --key KEY"},
     {"policy", mt_cmd_policy,
      "merod-config --profile P --release DIR|URL --kms-url URL [--out FILE] "
      "[--apply --merod-home H [--node N] [--dry-run]]"},
-    {"catalog", mt_cmd_catalog, "update --releases DIR... [--out FILE]"},
+    {"catalog", mt_cmd_catalog,
+     "update --releases DIR... [--out FILE] [--key K | --trusted-root R]"},
 };
 
 static void
