@@ -51,6 +51,8 @@ shared_seeds() {
     fuzz_b64_hex) find "$shared" -maxdepth 1 -type f -name '*.hex' ;;
     fuzz_eventlog) find "$shared/../../dstack-fixtures" -maxdepth 1 -type f -name 'sim-event-log-*.json' ;;
     fuzz_sim_machine) find "$shared/../../dstack-fixtures" -maxdepth 1 -type f -name 'sim-*.json' ;;
+    fuzz_sigstore_bundle) find "$shared/../sigstore" -type f \( -name '*.sigstore.json' -o -name '*.sigstore' -o -name '*.bundle.json' \) ;;
+    fuzz_sigstore_trusted_root) find "$shared/../sigstore" -type f \( -name 'trusted_root*.json' -o -name 'scaffolding.json' \) ;;
     esac | LC_ALL=C sort
 }
 
