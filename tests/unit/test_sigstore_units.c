@@ -249,8 +249,9 @@ test_checkpoint_lines(void **state)
         CP_TEXT "\n\xe2\x80\x94 nameonly\n",
         CP_TEXT "\n\xe2\x80\x94 x AAAA\n", /* blob shorter than 5 bytes */
         CP_TEXT "\n\xe2\x80\x94 x !!!!!!!!\n",
-        "rekor.sigstore.dev\n5\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n\n\xe2\x80\x94 x "
-        "wNI9agAA\n", /* a v1 origin needs " - <tree id>" */
+        /* a v1 origin needs " - <tree id>" */
+        ("rekor.sigstore.dev\n5\nFnnj13Uu1jdksPc4HZLapKX329dVlD5+MGNsiqBq1XM=\n\n\xe2\x80\x94 x "
+         "wNI9agAA\n"),
     };
     size_t i;
 
