@@ -16,7 +16,7 @@
 set -euo pipefail
 
 pkgs_build=(build-essential cmake pkg-config openssl curl libssl-dev libjansson-dev
-            libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev libhiredis-dev)
+            libyajl-dev libcurl4-openssl-dev libcmocka-dev libmicrohttpd-dev libhiredis-dev)
 pkgs_lint=(clang-format)
 pkgs_clang=(clang libclang-rt-dev llvm) # llvm: llvm-symbolizer for readable sanitizer traces
 pkgs_redis=(redis-server)

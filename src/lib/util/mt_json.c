@@ -1,7 +1,10 @@
 #include "util/mt_json.h"
 
+#include <string.h>
+
 #include "util/mt_alloc.h"
 #include "util/mt_hex.h"
+#include "util/mt_json_yajl.h"
 #include "util/mt_time.h"
 
 mt_err
@@ -11,6 +14,12 @@ mt_json_parse(const char *text, size_t len, size_t max, json_t **out)
     json_t *j;
 
     MT_ENSURE(len <= max, MT_ERR_TOO_LARGE);
+    MT_ENSURE(len > 0, MT_ERR_JSON);
+    /* Never JSON, yet jansson lets one through after a number ("[1\0]"). */
+    MT_ENSURE(memchr(text, '\0', len) == NULL, MT_ERR_JSON);
+    /* Escape-free text (nearly all of it) takes the fast path; see mt_json_yajl.c. */
+    if (memchr(text, '\\', len) == NULL)
+        return mt_json_parse_yajl(text, len, out);
     /* JSON_REJECT_DUPLICATES: a duplicate key is an ambiguity an attacker can use. */
     j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     MT_ENSURE(j != NULL, MT_ERR_JSON);
