@@ -162,13 +162,13 @@ test_structure(void **state)
     /* v0.1 needs the SET; v0.2+ the proof. */
     mutate(V01, TLOG0, "inclusionPromise", NULL, MT_ERR_SIGSTORE_MISSING_PROMISE);
     mutate(V03, TLOG0, "inclusionProof", NULL, MT_ERR_SIGSTORE_MISSING_PROOF);
-    /* DSSE is phase 2. */
+    /* A DSSE envelope needs payload, payloadType and one signature (test_sigstore_phase2). */
     {
         json_t *j = mt_test_load_shared_json(V03);
 
         json_object_del(j, "messageSignature");
         json_object_set_new(j, "dsseEnvelope", json_object());
-        EXPECT_ERR(verify_json(j), MT_ERR_SIGSTORE_UNSUPPORTED);
+        EXPECT_ERR(verify_json(j), MT_ERR_SIGSTORE_FORMAT);
         json_decref(j);
     }
 }
@@ -193,8 +193,11 @@ test_entry_fields(void **state)
            json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="), MT_ERR_SIGSTORE_NO_TLOG);
     mutate(V03, TLOG0, "logId", NULL, MT_ERR_SIGSTORE_FORMAT);
     mutate(V03, TLOG0, "kindVersion", NULL, MT_ERR_SIGSTORE_FORMAT);
-    mutate(V03, TLOG0 "/kindVersion", "version", json_string("0.0.2"), MT_ERR_SIGSTORE_UNSUPPORTED);
-    mutate(V03, TLOG0 "/kindVersion", "kind", json_string("dsse"), MT_ERR_SIGSTORE_UNSUPPORTED);
+    /* Kinds not verified stay refused; a known kind must fit the body and the content. */
+    mutate(V03, TLOG0 "/kindVersion", "version", json_string("0.0.3"), MT_ERR_SIGSTORE_UNSUPPORTED);
+    mutate(V03, TLOG0 "/kindVersion", "kind", json_string("intoto"), MT_ERR_SIGSTORE_UNSUPPORTED);
+    mutate(V03, TLOG0 "/kindVersion", "version", json_string("0.0.2"), MT_ERR_SIGSTORE_TLOG_BODY);
+    mutate(V03, TLOG0 "/kindVersion", "kind", json_string("dsse"), MT_ERR_SIGSTORE_TLOG_BODY);
     mutate(V03, TLOG0, "canonicalizedBody", NULL, MT_ERR_SIGSTORE_FORMAT);
     mutate(V03, TLOG0, "canonicalizedBody", json_string("e30="), MT_ERR_SIGSTORE_TLOG_BODY);
     mutate(V03, TLOG0, "canonicalizedBody", json_string("bm90IGpzb24="), MT_ERR_SIGSTORE_TLOG_BODY);

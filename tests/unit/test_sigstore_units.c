@@ -184,26 +184,27 @@ test_checkpoint(void **state)
     assert_memory_equal(cp.root, e->root_hash, 32);
     assert_int_equal(text_len, strlen(CP_TEXT));
     assert_memory_equal(e->checkpoint, CP_TEXT, text_len);
-    EXPECT_OK(sig_checkpoint_verify(e->checkpoint, e->checkpoint_len, log, &cp, &res));
+    EXPECT_OK(sig_checkpoint_verify(e->checkpoint, e->checkpoint_len, log, 0, &cp, &res));
 
     /* A witness line with an unknown hint, before the log's own line: ignored. */
     sigline = e->checkpoint + text_len + 1;
     n = (size_t)snprintf(note, sizeof(note), "%s\n\xe2\x80\x94 witness AAAAAAAAAAAAAAAA\n%s",
                          CP_TEXT, sigline);
-    EXPECT_OK(sig_checkpoint_verify(note, n, log, &cp, &res));
+    EXPECT_OK(sig_checkpoint_verify(note, n, log, 0, &cp, &res));
     /* The log's line with a flipped signature byte. */
     memcpy(note, e->checkpoint, e->checkpoint_len + 1);
     note[e->checkpoint_len - 10] = note[e->checkpoint_len - 10] == 'A' ? 'B' : 'A';
-    EXPECT_ERR(sig_checkpoint_verify(note, e->checkpoint_len, log, &cp, &res),
+    EXPECT_ERR(sig_checkpoint_verify(note, e->checkpoint_len, log, 0, &cp, &res),
                MT_ERR_SIGSTORE_CHECKPOINT_SIG);
     /* Only a witness line: no signature from the log. */
     n = (size_t)snprintf(note, sizeof(note), "%s\n\xe2\x80\x94 rekor.sigstore.dev AAAAAAAAAAAA\n",
                          CP_TEXT);
-    EXPECT_ERR(sig_checkpoint_verify(note, n, log, &cp, &res), MT_ERR_SIGSTORE_CHECKPOINT_NO_SIG);
+    EXPECT_ERR(sig_checkpoint_verify(note, n, log, 0, &cp, &res),
+               MT_ERR_SIGSTORE_CHECKPOINT_NO_SIG);
     /* Changed text: the signature no longer covers it. */
     memcpy(note, e->checkpoint, e->checkpoint_len + 1);
     note[30] = '9';
-    EXPECT_ERR(sig_checkpoint_verify(note, e->checkpoint_len, log, &cp, &res),
+    EXPECT_ERR(sig_checkpoint_verify(note, e->checkpoint_len, log, 0, &cp, &res),
                MT_ERR_SIGSTORE_CHECKPOINT_SIG);
     free_bundle(b);
     mt_sigstore_trust_free(t);
@@ -258,7 +259,7 @@ test_checkpoint_lines(void **state)
     (void)state;
     memset(&res, 0, sizeof(res));
     for (i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-        EXPECT_ERR(sig_checkpoint_verify(lines[i], strlen(lines[i]), log, &cp, &res),
+        EXPECT_ERR(sig_checkpoint_verify(lines[i], strlen(lines[i]), log, 0, &cp, &res),
                    MT_ERR_SIGSTORE_CHECKPOINT_FORMAT);
     mt_sigstore_trust_free(t);
 }

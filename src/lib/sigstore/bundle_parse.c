@@ -40,6 +40,10 @@ sig_bundle_clear(struct sig_bundle *b)
         mt_free(b->entries[i].body);
         mt_free(b->entries[i].body_b64);
     }
+    for (i = 0; i < b->n_timestamps; i++)
+        mt_free(b->timestamps[i]);
+    mt_free(b->dsse_payload);
+    mt_free(b->dsse_type);
     X509_free(b->leaf);
     mt_free(b->leaf_der);
     mt_free(b->key_hint);
@@ -355,10 +359,11 @@ parse_material(const json_t *vm, struct sig_bundle *b, struct mt_sigstore_result
                 MT_ENSURE(json_is_object(ts) && sig_json_only_keys(ts, ts_keys) == MT_OK,
                           FMT(res, "rfc3161Timestamps[%zu]: unknown field", i));
                 MT_GUARD(bytes_field(ts, "signedTimestamp", SIG_MAX_FIELD, &der, &der_len, res));
-                mt_free(der);
+                b->timestamps[i] = der;
+                b->timestamp_lens[i] = der_len;
+                b->n_timestamps = i + 1;
                 MT_ENSURE(der_len > 0, FMT(res, "empty signedTimestamp"));
             }
-            b->n_timestamps = json_array_size(tss);
         }
     }
     return MT_OK;
@@ -386,6 +391,40 @@ parse_message_signature(const json_t *ms, struct sig_bundle *b, struct mt_sigsto
     }
     MT_GUARD(bytes_field(ms, "signature", SIG_MAX_FIELD, &b->sig, &b->sig_len, res));
     MT_ENSURE(b->sig_len > 0, FMT(res, "empty signature"));
+    return MT_OK;
+}
+
+/* dsseEnvelope (2.2, 2.7): payload, payloadType and exactly one signature. */
+static mt_err
+parse_dsse(const json_t *env, struct sig_bundle *b, struct mt_sigstore_result *res)
+{
+    static const char *const keys[] = {"payload", "payloadType", "signatures", NULL};
+    static const char *const sig_keys[] = {"sig", "keyid", NULL};
+    json_t *type, *sigs, *s0, *kid;
+
+    MT_ENSURE(json_is_object(env) && sig_json_only_keys(env, keys) == MT_OK,
+              FMT(res, "dsseEnvelope: not an object, or an unknown field"));
+    b->is_dsse = 1;
+    MT_GUARD(
+        bytes_field(env, "payload", SIG_MAX_FIELD, &b->dsse_payload, &b->dsse_payload_len, res));
+    MT_ENSURE(b->dsse_payload_len > 0, FMT(res, "dsseEnvelope: empty payload"));
+    type = json_object_get(env, "payloadType");
+    MT_ENSURE(json_is_string(type) && json_string_length(type) > 0,
+              FMT(res, "dsseEnvelope.payloadType: missing or empty"));
+    MT_ENSURE(text_copy(json_string_value(type), json_string_length(type), 256, &b->dsse_type) ==
+                  MT_OK,
+              FMT(res, "dsseEnvelope.payloadType: too long or holds NUL"));
+    sigs = json_object_get(env, "signatures");
+    MT_ENSURE(json_is_array(sigs) && json_array_size(sigs) == 1,
+              FMT(res, "dsseEnvelope must carry exactly one signature"));
+    s0 = json_array_get(sigs, 0);
+    MT_ENSURE(json_is_object(s0) && sig_json_only_keys(s0, sig_keys) == MT_OK,
+              FMT(res, "dsseEnvelope.signatures[0]: not an object, or an unknown field"));
+    /* keyid is an unauthenticated hint (4.13): only its type is checked. */
+    kid = json_object_get(s0, "keyid");
+    MT_ENSURE(kid == NULL || json_is_string(kid), FMT(res, "dsseEnvelope keyid: not a string"));
+    MT_GUARD(bytes_field(s0, "sig", SIG_MAX_FIELD, &b->sig, &b->sig_len, res));
+    MT_ENSURE(b->sig_len > 0, FMT(res, "dsseEnvelope: empty signature"));
     return MT_OK;
 }
 
@@ -434,8 +473,7 @@ parse_protobuf(const json_t *root, struct sig_bundle *b, struct mt_sigstore_resu
     if (ms != NULL) {
         MT_GUARD(parse_message_signature(ms, b, res));
     } else {
-        MT_ENSURE(json_is_object(dsse), FMT(res, "dsseEnvelope: not an object"));
-        b->is_dsse = 1;
+        MT_GUARD(parse_dsse(dsse, b, res));
     }
     return version_rules(b, res);
 }

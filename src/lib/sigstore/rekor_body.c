@@ -107,3 +107,11 @@ out:
     json_decref(body);
     return rv;
 }
+
+int
+sig_entry_is_v2(const struct sig_tlog_entry *e)
+{
+    /* Rekor v2 (rekor-tiles) writes the 0.0.2 kinds; Rekor v1 never does. */
+    return strcmp(e->version, "0.0.2") == 0 &&
+           (strcmp(e->kind, "hashedrekord") == 0 || strcmp(e->kind, "dsse") == 0);
+}

@@ -61,7 +61,8 @@ struct mt_sigstore_trust {
     size_t n_ctlogs;
     struct sig_ca cas[SIG_MAX_TRUST_CAS];
     size_t n_cas;
-    size_t n_tsas; /* parsed for validity only (phase 2) */
+    struct sig_ca tsas[SIG_MAX_TRUST_CAS]; /* chain: [TSA signing cert, ..., anchor] */
+    size_t n_tsas;
 };
 
 /* One TransparencyLogEntry (section 2.3), or the legacy rekorBundle (2.6). */
@@ -92,7 +93,7 @@ enum sig_material { SIG_MAT_CERT, SIG_MAT_KEY };
 struct sig_bundle {
     int legacy;    /* shape (B) */
     int minor;     /* 1, 2 or 3 for shape (A) */
-    int is_dsse;   /* dsseEnvelope content (phase 2: refused) */
+    int is_dsse;   /* dsseEnvelope content: sig is its one signature */
     int has_rekor; /* shape (B): rekorBundle present */
     enum sig_material material;
     X509 *leaf;        /* SIG_MAT_CERT */
@@ -102,8 +103,13 @@ struct sig_bundle {
     struct sig_tlog_entry entries[SIG_MAX_TLOG_ENTRIES];
     size_t n_entries;
     size_t n_timestamps;
-    uint8_t *sig; /* messageSignature.signature */
+    uint8_t *timestamps[SIG_MAX_TIMESTAMPS]; /* DER TimeStampResp */
+    size_t timestamp_lens[SIG_MAX_TIMESTAMPS];
+    uint8_t *sig; /* messageSignature.signature, or dsseEnvelope.signatures[0].sig */
     size_t sig_len;
+    uint8_t *dsse_payload; /* dsseEnvelope.payload (decoded) */
+    size_t dsse_payload_len;
+    char *dsse_type; /* dsseEnvelope.payloadType */
     int has_msg_digest;
     uint8_t msg_digest[32];
 };
@@ -150,9 +156,34 @@ struct sig_binding {
     const uint8_t *material_der; /* leaf certificate DER, or the SPKI DER in key mode */
     size_t material_der_len;
     int material_is_key;
+    EVP_PKEY *signer; /* the leaf's or the pinned key (keyDetails of Rekor v2) */
+    int is_dsse;
+    const uint8_t *dsse_payload; /* DSSE: the envelope payload */
+    size_t dsse_payload_len;
+    const uint8_t *pae_digest; /* DSSE: H(PAE(type, payload)), 32 bytes */
 };
 MT_WUR mt_err sig_rekor_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bind,
                                    struct mt_sigstore_result *res);
+/* Kinds (4.4 b): hashedrekord 0.0.1, hashedrekord 0.0.2 (Rekor v2), dsse 0.0.1. */
+int sig_entry_is_v2(const struct sig_tlog_entry *e);
+/* rekor_v2.c: hashedrekord 0.0.2, rebuilt from the bundle and compared byte for byte (2.4). */
+MT_WUR mt_err sig_rekor_v2_body_check(const struct sig_tlog_entry *e,
+                                      const struct sig_binding *bind,
+                                      struct mt_sigstore_result *res);
+/* dsse.c: dsse 0.0.1 bodies, PAE, the envelope signature and the in-toto subject (2.7). */
+MT_WUR mt_err sig_dsse_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bind,
+                                  struct mt_sigstore_result *res);
+MT_WUR mt_err sig_dsse_pae(const char *type, const uint8_t *payload, size_t len, uint8_t **out,
+                           size_t *out_len);
+MT_WUR mt_err sig_dsse_verify(EVP_PKEY *key, const EVP_MD *md, const struct sig_bundle *b,
+                              const uint8_t digest[32], struct mt_sigstore_result *res);
+/* The subject check alone: D among subject[].digest.sha256 of an in-toto statement. */
+MT_WUR mt_err sig_intoto_subject(const uint8_t *payload, size_t len, const uint8_t digest[32]);
+
+/* tsa.c: RFC 3161 timestamps over the signature bytes (4.5); *gen_time in Unix seconds. */
+MT_WUR mt_err sig_tsa_verify(const struct mt_sigstore_trust *t, const uint8_t *der, size_t len,
+                             const uint8_t *sig, size_t sig_len, int64_t *gen_time,
+                             struct mt_sigstore_result *res);
 
 /* set.c: the signed entry timestamp (section 4.4 d). */
 MT_WUR mt_err sig_set_payload(const struct sig_tlog_entry *e, char **out, size_t *out_len);
@@ -173,8 +204,13 @@ struct sig_checkpoint {
 };
 MT_WUR mt_err sig_checkpoint_parse(const char *note, size_t len, struct sig_checkpoint *cp,
                                    size_t *text_len);
-MT_WUR mt_err sig_checkpoint_verify(const char *note, size_t len, const struct sig_log *log,
+/* v2: Rekor v2 rules (origin and signer name = baseUrl host, C2SP key IDs, 3.3). */
+MT_WUR mt_err sig_checkpoint_verify(const char *note, size_t len, const struct sig_log *log, int v2,
                                     struct sig_checkpoint *cp, struct mt_sigstore_result *res);
+/* The host of a baseUrl ("https://host[:port]/path" -> "host"). */
+MT_WUR mt_err sig_url_host(const char *url, char *out, size_t cap);
+/* The C2SP signed-note key ID of a Rekor v2 log key (3.3). */
+MT_WUR mt_err sig_note_key_id(const struct sig_log *log, uint8_t out[32]);
 
 /* fulcio_chain.c: leaf to a trusted-root CA at time t (section 4.7). */
 MT_WUR mt_err sig_fulcio_verify(const struct mt_sigstore_trust *t, X509 *leaf, int64_t when,

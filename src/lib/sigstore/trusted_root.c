@@ -140,6 +140,10 @@ mt_sigstore_trust_free(struct mt_sigstore_trust *t)
         X509_free(t->cas[i].anchor);
         sk_X509_pop_free(t->cas[i].intermediates, X509_free);
     }
+    for (i = 0; i < t->n_tsas; i++) {
+        X509_free(t->tsas[i].anchor);
+        sk_X509_pop_free(t->tsas[i].intermediates, X509_free);
+    }
     mt_free(t);
 }
 
@@ -147,7 +151,6 @@ mt_err
 mt_sigstore_trust_parse(const uint8_t *json, size_t len, struct mt_sigstore_trust **out)
 {
     struct mt_sigstore_trust *t = NULL;
-    struct sig_ca tsa;
     json_t *root = NULL, *arr, *v;
     const char *mt;
     size_t i;
@@ -196,13 +199,9 @@ mt_sigstore_trust_parse(const uint8_t *json, size_t len, struct mt_sigstore_trus
                        BAD, rv, out);
         json_array_foreach(arr, i, v)
         {
-            memset(&tsa, 0, sizeof(tsa));
-            rv = parse_ca(v, &tsa);
-            X509_free(tsa.anchor);
-            sk_X509_pop_free(tsa.intermediates, X509_free);
-            MT_ENSURE_GOTO(rv == MT_OK, rv, rv, out);
+            t->n_tsas = i + 1;
+            MT_GUARD_GOTO(parse_ca(v, &t->tsas[i]), rv, out);
         }
-        t->n_tsas = json_array_size(arr);
     }
     *out = t;
     t = NULL;

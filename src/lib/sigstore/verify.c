@@ -40,14 +40,14 @@ cert_window(X509 *leaf, int64_t *nb, int64_t *na)
 
 /* Inclusion proof and checkpoint (4.4 e); the checkpoint is checked first when present. */
 static mt_err
-check_proof(const struct sig_tlog_entry *e, const struct sig_log *log,
+check_proof(const struct sig_tlog_entry *e, const struct sig_log *log, int v2,
             struct mt_sigstore_result *res)
 {
     struct sig_checkpoint cp;
     uint8_t lh[32];
 
     if (e->checkpoint != NULL) {
-        MT_GUARD(sig_checkpoint_verify(e->checkpoint, e->checkpoint_len, log, &cp, res));
+        MT_GUARD(sig_checkpoint_verify(e->checkpoint, e->checkpoint_len, log, v2, &cp, res));
         MT_ENSURE(cp.size == e->tree_size && CRYPTO_memcmp(cp.root, e->root_hash, 32) == 0,
                   sig_fail(res, MT_ERR_SIGSTORE_CHECKPOINT_MISMATCH,
                            "checkpoint (size %lld) does not match the inclusion proof (size %lld)",
@@ -76,23 +76,48 @@ check_entry(const struct mt_sigstore_trust *trust, const struct sig_tlog_entry *
 {
     const struct sig_log *log;
     int64_t nb, na;
+    int v2;
 
     *counted = 0;
     *timed = 0;
     log = sig_trust_find_tlog(trust, e->log_id);
     if (log == NULL)
         return MT_OK; /* a log we do not know: the entry does not count (a) */
-    MT_ENSURE(strcmp(e->kind, "hashedrekord") == 0 && strcmp(e->version, "0.0.1") == 0,
-              sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED,
-                       "tlog entry kind %s/%s (phase 1 verifies hashedrekord/0.0.1 only)", e->kind,
-                       e->version));
-    MT_GUARD(sig_rekor_body_check(e, bind, res));
+    v2 = sig_entry_is_v2(e);
+    /* b, c: the kind, and the body bound to the bundle. */
+    if (strcmp(e->kind, "hashedrekord") == 0 && strcmp(e->version, "0.0.1") == 0) {
+        MT_ENSURE(!bind->is_dsse, sig_fail(res, MT_ERR_SIGSTORE_TLOG_BODY,
+                                           "hashedrekord 0.0.1 entry for a DSSE envelope"));
+        MT_GUARD(sig_rekor_body_check(e, bind, res));
+    } else if (strcmp(e->kind, "hashedrekord") == 0 && strcmp(e->version, "0.0.2") == 0) {
+        MT_GUARD(sig_rekor_v2_body_check(e, bind, res));
+    } else if (strcmp(e->kind, "dsse") == 0 && strcmp(e->version, "0.0.1") == 0) {
+        MT_ENSURE(bind->is_dsse, sig_fail(res, MT_ERR_SIGSTORE_TLOG_BODY,
+                                          "dsse 0.0.1 entry for a message signature"));
+        MT_GUARD(sig_dsse_body_check(e, bind, res));
+    } else {
+        return sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED,
+                        "tlog entry kind %s/%s (hashedrekord 0.0.1/0.0.2 and dsse 0.0.1 are "
+                        "verified)",
+                        e->kind, e->version);
+    }
+    if (v2) {
+        /* Rekor v2: no SET; the proof (with its checkpoint) is the log evidence (4.4 d-e). */
+        MT_ENSURE(e->set == NULL, sig_fail(res, MT_ERR_SIGSTORE_FORMAT,
+                                           "Rekor v2 entry with an inclusion promise"));
+        MT_ENSURE(e->has_proof, sig_fail(res, MT_ERR_SIGSTORE_MISSING_PROOF,
+                                         "Rekor v2 entry without an inclusion proof"));
+        MT_ENSURE(e->proof_index == e->log_index,
+                  sig_fail(res, MT_ERR_SIGSTORE_INCLUSION_PROOF,
+                           "Rekor v2 inclusion proof index %lld differs from logIndex %lld",
+                           (long long)e->proof_index, (long long)e->log_index));
+    }
     if (e->set != NULL) {
         MT_GUARD(sig_set_verify(e, log, res));
         *timed = 1;
     }
     if (e->has_proof || e->checkpoint != NULL)
-        MT_GUARD(check_proof(e, log, res));
+        MT_GUARD(check_proof(e, log, v2, res));
     if (leaf != NULL && e->integrated_time != 0) {
         MT_GUARD(cert_window(leaf, &nb, &na));
         MT_ENSURE(e->integrated_time >= nb && e->integrated_time <= na,
@@ -135,6 +160,28 @@ check_entries(const struct mt_sigstore_trust *trust, const struct sig_bundle *b,
     return MT_OK;
 }
 
+/*
+ * 4.5: every RFC 3161 timestamp the bundle carries must verify (strict, so a
+ * bad timestamp is reported rather than silently dropped); each genTime is
+ * a signing time.  Appends to times.
+ */
+static mt_err
+check_timestamps(const struct mt_sigstore_trust *trust, const struct sig_bundle *b, int64_t *times,
+                 size_t *n_times, struct mt_sigstore_result *res)
+{
+    int64_t gen = 0;
+    size_t i;
+
+    for (i = 0; i < b->n_timestamps; i++) {
+        MT_GUARD(sig_tsa_verify(trust, b->timestamps[i], b->timestamp_lens[i], b->sig, b->sig_len,
+                                &gen, res));
+        times[(*n_times)++] = gen;
+        if (res->signing_time < 0)
+            res->signing_time = gen;
+    }
+    return MT_OK;
+}
+
 static mt_err
 keyless_tail(const struct mt_sigstore_trust *trust, const struct mt_sigstore_policy *policy,
              const struct sig_bundle *b, const struct sig_digest *d, const int64_t *times,
@@ -145,14 +192,11 @@ keyless_tail(const struct mt_sigstore_trust *trust, const struct mt_sigstore_pol
     size_t i;
     mt_err rv = MT_OK, e;
 
-    /* 4.6: at least one verified time (RFC 3161 alone is phase 2). */
-    if (n_times == 0) {
-        if (b->n_timestamps > 0)
-            return sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED,
-                            "RFC 3161 timestamps as the only signing time (phase 2)");
-        return sig_fail(res, MT_ERR_SIGSTORE_NO_SIGNED_TIME,
-                        "no verified signing time: no tlog entry with a signed entry timestamp");
-    }
+    /* 4.6: at least one verified time (a SET-covered integratedTime or a TSA genTime). */
+    MT_ENSURE(n_times > 0,
+              sig_fail(res, MT_ERR_SIGSTORE_NO_SIGNED_TIME,
+                       "no verified signing time: no signed entry timestamp and no RFC 3161 "
+                       "timestamp"));
     /* 4.7: the chain at every verified time. */
     for (i = 0; i < n_times; i++) {
         iss = NULL;
@@ -165,10 +209,15 @@ keyless_tail(const struct mt_sigstore_trust *trust, const struct mt_sigstore_pol
     /* 4.8, 4.9 */
     MT_GUARD_GOTO(sig_sct_verify(trust, b->leaf, issuer, res), rv, out);
     MT_GUARD_GOTO(sig_identity_verify(b->leaf, policy, res), rv, out);
-    /* 4.10: ECDSA over the SHA-256 digest, whatever the curve (4.3). */
     pub = X509_get0_pubkey(b->leaf);
     MT_ENSURE_GOTO(pub != NULL, sig_fail(res, MT_ERR_SIGSTORE_CERT, "leaf without a public key"),
                    rv, out);
+    /* 4.10: a DSSE envelope over PAE, naming the artifact. */
+    if (b->is_dsse) {
+        MT_GUARD_GOTO(sig_dsse_verify(pub, EVP_sha256(), b, d->sha256, res), rv, out);
+        goto out;
+    }
+    /* 4.10: ECDSA over the SHA-256 digest, whatever the curve (4.3). */
     e = sig_verify_prehashed(pub, EVP_sha256(), d->sha256, 32, b->sig, b->sig_len);
     MT_ENSURE_GOTO(e == MT_OK,
                    sig_fail(res, e, "artifact signature does not verify with the certificate key"),
@@ -176,6 +225,21 @@ keyless_tail(const struct mt_sigstore_trust *trust, const struct mt_sigstore_pol
 out:
     X509_free(issuer);
     return rv;
+}
+
+/* H(PAE(payloadType, payload)): what a Rekor v2 entry records for a DSSE envelope (2.4). */
+static mt_err
+pae_digest(const struct sig_bundle *b, uint8_t out[32])
+{
+    uint8_t *pae = NULL;
+    size_t len = 0;
+    unsigned int n = 0;
+    int ok;
+
+    MT_GUARD(sig_dsse_pae(b->dsse_type, b->dsse_payload, b->dsse_payload_len, &pae, &len));
+    ok = EVP_Digest(pae, len, out, &n, EVP_sha256(), NULL) == 1 && n == 32;
+    mt_free(pae);
+    return ok ? MT_OK : MT_ERR_CRYPTO;
 }
 
 mt_err
@@ -187,8 +251,8 @@ mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
     struct sig_bundle *b = NULL;
     struct sig_binding bind;
     struct sig_digest d;
-    int64_t times[SIG_MAX_TLOG_ENTRIES];
-    uint8_t *spki = NULL;
+    int64_t times[SIG_MAX_TLOG_ENTRIES + SIG_MAX_TIMESTAMPS];
+    uint8_t *spki = NULL, pae_sha[32];
     size_t spki_len = 0, n_times = 0;
     EVP_PKEY *key;
     mt_err rv;
@@ -206,8 +270,6 @@ mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
     b = mt_calloc(1, sizeof(*b));
     MT_ENSURE(b != NULL, MT_ERR_NOMEM);
     MT_GUARD_GOTO(sig_bundle_parse(bundle, bundle_len, b, res), rv, out);
-    MT_ENSURE_GOTO(!b->is_dsse,
-                   sig_fail(res, MT_ERR_SIGSTORE_UNSUPPORTED, "DSSE envelopes (phase 2)"), rv, out);
     /* 4.2 / 5.2 step 1: the material must match the mode. */
     if (key != NULL)
         MT_ENSURE_GOTO(b->material == SIG_MAT_KEY,
@@ -231,33 +293,44 @@ mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
     bind.digest = d.sha256;
     bind.sig = b->sig;
     bind.sig_len = b->sig_len;
+    if (b->is_dsse) {
+        MT_GUARD_GOTO(pae_digest(b, pae_sha), rv, out);
+        bind.is_dsse = 1;
+        bind.dsse_payload = b->dsse_payload;
+        bind.dsse_payload_len = b->dsse_payload_len;
+        bind.pae_digest = pae_sha;
+    }
     if (key != NULL) {
         /* 5.2 step 2: the signature with the pinned key (the hint is not trusted). */
-        MT_GUARD_GOTO(sig_keyed_signature(key, &d, b->sig, b->sig_len, res), rv, out);
+        if (b->is_dsse)
+            MT_GUARD_GOTO(sig_dsse_verify(key, sig_key_md(key), b, d.sha256, res), rv, out);
+        else
+            MT_GUARD_GOTO(sig_keyed_signature(key, &d, b->sig, b->sig_len, res), rv, out);
         MT_GUARD_GOTO(sig_spki_der(key, &spki, &spki_len), rv, out);
         bind.material_der = spki;
         bind.material_der_len = spki_len;
         bind.material_is_key = 1;
+        bind.signer = key;
         /* 5.2 step 4: without a tlog entry the signature check is all there is. */
-        if (b->n_entries == 0) {
+        if (b->n_entries == 0 && (trust == NULL || b->n_timestamps == 0)) {
             rv = MT_OK;
             goto out;
         }
     } else {
         bind.material_der = b->leaf_der;
         bind.material_der_len = b->leaf_der_len;
-        if (b->n_entries == 0) {
-            rv = sig_fail(
-                res, b->n_timestamps > 0 ? MT_ERR_SIGSTORE_UNSUPPORTED : MT_ERR_SIGSTORE_NO_TLOG,
-                b->n_timestamps > 0 ? "RFC 3161 timestamps without a tlog entry (phase 2)"
-                                    : "bundle has no tlog entry");
-            goto out;
-        }
+        bind.signer = X509_get0_pubkey(b->leaf);
+        /* WithTransparencyLog(1): a TSA timestamp alone is not enough (4.4). */
+        MT_ENSURE_GOTO(b->n_entries > 0,
+                       sig_fail(res, MT_ERR_SIGSTORE_NO_TLOG, "bundle has no tlog entry"), rv, out);
     }
     MT_ENSURE_GOTO(trust != NULL,
                    sig_fail(res, MT_ERR_ARG, "a trusted root is needed to check tlog entries"), rv,
                    out);
-    MT_GUARD_GOTO(check_entries(trust, b, &bind, times, &n_times, res), rv, out);
+    if (b->n_entries > 0)
+        MT_GUARD_GOTO(check_entries(trust, b, &bind, times, &n_times, res), rv, out);
+    /* 4.5: RFC 3161 timestamps (in key mode only with a trusted root; the time is not used). */
+    MT_GUARD_GOTO(check_timestamps(trust, b, times, &n_times, res), rv, out);
     if (key != NULL) {
         rv = MT_OK;
         goto out;

@@ -286,6 +286,19 @@ X(MT_ERR_SIGSTORE_ISSUER, "sigstore_issuer", 422, "",
 X(MT_ERR_SIGSTORE_GH_EXTENSION, "sigstore_github_extension", 422, "",
   "A pinned GitHub workflow extension does not match the certificate")
 X(MT_ERR_SIGSTORE_SIGNATURE, "sigstore_signature", 422, "", "Artifact signature does not verify")
+X(MT_ERR_SIGSTORE_TIMESTAMP_FORMAT, "sigstore_timestamp_format", 422, "",
+  "Malformed RFC 3161 timestamp (not a granted TimeStampResp with a TSTInfo token)")
+X(MT_ERR_SIGSTORE_TIMESTAMP_IMPRINT, "sigstore_timestamp_imprint", 422, "",
+  "RFC 3161 timestamp message imprint is not the hash of the bundle signature")
+X(MT_ERR_SIGSTORE_TIMESTAMP, "sigstore_timestamp", 422, "",
+  "RFC 3161 timestamp does not verify with a timestamp authority of the trusted root at its "
+  "genTime")
+X(MT_ERR_SIGSTORE_TIMESTAMP_TIME, "sigstore_timestamp_time", 422, "",
+  "RFC 3161 timestamp genTime is outside the timestamp authority's validity window")
+X(MT_ERR_SIGSTORE_CHECKPOINT_ORIGIN, "sigstore_checkpoint_origin", 422, "",
+  "Rekor v2 checkpoint origin is not the log's baseUrl host")
+X(MT_ERR_SIGSTORE_DSSE_SUBJECT, "sigstore_dsse_subject", 422, "",
+  "The in-toto statement in the DSSE envelope does not name the artifact's SHA-256")
 
 /* release; mero-tee-reference.md section 3 */
 X(MT_ERR_RELEASE_ASSET_MISSING, "release_asset_missing", 422, "",
