@@ -5,8 +5,9 @@
  * signer chain goes to that TSA's last certificate (the anchor) with only
  * its other certificates as intermediates, validated at genTime (not now);
  * OpenSSL's TS API also checks the ESS signing-certificate ID and the
- * timeStamping EKU.  genTime must lie in the TSA's validFor (closed).
- * Certificates embedded in the token are never anchors.
+ * timeStamping EKU.  When the chain names the signing certificate, the
+ * token's signer must be that certificate.  genTime must lie in the TSA's
+ * validFor (closed).  Certificates embedded in the token are never anchors.
  */
 #include <string.h>
 #include <time.h>
@@ -15,6 +16,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/pkcs7.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
@@ -82,6 +84,26 @@ check_imprint(TS_TST_INFO *info, const uint8_t *sig, size_t sig_len, struct mt_s
     return MT_OK;
 }
 
+/*
+ * When the trusted root names the TSA's signing certificate (chain element
+ * 0), the token's signer must be exactly that certificate, not another one
+ * the same anchor issued (and the token embedded).  1 pinned, 0 not.
+ */
+static int
+signer_pinned(const struct sig_ca *ca, TS_RESP *resp)
+{
+    STACK_OF(X509) *signers;
+    int ok;
+
+    if (sk_X509_num(ca->intermediates) == 0)
+        return 1; /* a chain of the anchor alone names no signing certificate */
+    signers = PKCS7_get0_signers(TS_RESP_get_token(resp), ca->intermediates, 0);
+    ok = signers != NULL && sk_X509_num(signers) == 1 &&
+         X509_cmp(sk_X509_value(signers, 0), sk_X509_value(ca->intermediates, 0)) == 0;
+    sk_X509_free(signers); /* the certificates are not owned by the stack */
+    return ok;
+}
+
 /* The token signed by ca's chain at gen_sec (OpenSSL TS API); 1 verified, 0 not, -1 no memory. */
 static int
 verify_with(const struct sig_ca *ca, TS_RESP *resp, const uint8_t *sig, size_t sig_len,
@@ -124,6 +146,8 @@ verify_with(const struct sig_ca *ca, TS_RESP *resp, const uint8_t *sig, size_t s
     TS_VERIFY_CTX_set_certs(vctx, certs);
     certs = NULL;
     ok = TS_RESP_verify_response(vctx, resp) == 1 ? 1 : 0;
+    if (ok == 1)
+        ok = signer_pinned(ca, resp);
 out:
     ERR_clear_error();
     TS_VERIFY_CTX_free(vctx); /* frees the store, certs and data it was given */
