@@ -2,7 +2,9 @@
  * Checkpoints ("signed notes", sigstore.md 2.5): note text, a blank line,
  * then signature lines "U+2014 SP name SP b64(keyhint[4] || sig)".  Lines
  * from other keys (witnesses) are ignored; every line with the log's key
- * hint must verify, and at least one must exist.
+ * hint must verify, and at least one must exist.  Rekor v2 (C2SP) notes
+ * also need origin and signer name equal to the host of the log's baseUrl,
+ * with key hints from the C2SP key ID (3.3).
  */
 #include <string.h>
 

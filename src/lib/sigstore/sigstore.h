@@ -9,14 +9,16 @@
 #include "util/mt_err.h"
 
 /*
- * Offline Sigstore blob verification (shared/specs/sigstore.md, phase 1):
- * protobuf bundles v0.1-v0.3 and the legacy cosign bundle, checked against a
- * pinned trusted_root.json; and key-based cosign signatures (section 5).
+ * Offline Sigstore blob verification (shared/specs/sigstore.md, phases 1
+ * and 2): protobuf bundles v0.1-v0.3 and the legacy cosign bundle, checked
+ * against a pinned trusted_root.json, with Rekor v1 and v2 entries, RFC 3161
+ * timestamps and DSSE in-toto envelopes; and key-based cosign signatures
+ * (section 5).
  *
  * This header is the contract the release tool (src/lib/release) builds on;
  * the functions below keep their signatures.  Everything is pure apart from
  * reading the artifact file when the artifact is given by path: no network,
- * no clock (times come from the verified log entries).
+ * no clock (times come from verified log entries and timestamps).
  */
 
 /* A parsed trusted_root.json (section 3). */
@@ -65,7 +67,7 @@ struct mt_sigstore_artifact {
 struct mt_sigstore_result {
     char identity[512];   /* SAN of the signing certificate ("" in key mode) */
     char issuer[512];     /* OIDC issuer ("" in key mode) */
-    int64_t signing_time; /* Unix seconds from the verified log entry; -1: none */
+    int64_t signing_time; /* Unix seconds: a SET-verified integratedTime, else a TSA genTime; -1 */
     int64_t log_index;    /* global Rekor log index; -1: no log entry */
     char log_id_hex[65];  /* Rekor log ID; "" without one */
     char detail[256];     /* the failed check in words ("" on success) */
@@ -76,8 +78,9 @@ struct mt_sigstore_result {
  * artifact.  trust may be NULL only in key mode for a bundle without log
  * entries.  MT_OK when verified; otherwise the code names the first check
  * that failed (rows "sigstore_*" of mt_err_table.h) and res->detail says
- * what was seen.  Phase-2 material (RFC 3161 timestamps as the only time
- * source, Rekor v2 entries) is refused as unsupported, never accepted.
+ * what was seen.  Material still not verified (the deprecated intoto kind,
+ * dsse 0.0.2, Rekor v2 entries of keys other than P-256 and RSA, non-in-toto
+ * DSSE payloads) is refused as sigstore_unsupported, never accepted.
  */
 MT_WUR mt_err mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
                                         const struct mt_sigstore_policy *policy,

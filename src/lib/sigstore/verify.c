@@ -4,9 +4,9 @@
  * fired: policy, bundle structure (4.1), signer material (4.2), artifact
  * digest and messageDigest (4.3), [key mode: the signature, 5.2 step 2],
  * each tlog entry (4.4: log, kind, binding, SET, checkpoint, inclusion
- * proof, time versus certificate), signing times (4.6), the Fulcio chain at
- * each time (4.7), SCTs (4.8), identity (4.9), and the artifact signature
- * (4.10).
+ * proof, time versus certificate), RFC 3161 timestamps (4.5), signing
+ * times (4.6), the Fulcio chain at each time (4.7), SCTs (4.8), identity
+ * (4.9), and the artifact signature or DSSE envelope (4.10).
  */
 #include <string.h>
 
