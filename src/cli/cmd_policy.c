@@ -1,4 +1,6 @@
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +38,10 @@ policy_usage(FILE *f)
                "  --profile P        debug | debug-read-only | locked-read-only (default)\n"
                "  --version X.Y.Z    default: from the release's name mero-kms-vX.Y.Z\n"
                "  --out FILE         write the TOML there (atomically) instead of stdout\n"
-               "  --apply            run `merod --home H --node N config KEY=VALUE` per setting;\n"
-               "                     with --dry-run print the commands instead\n");
+               "  --apply            run `merod --home H --node N config KEY=VALUE` per setting\n"
+               "                     (directly, no shell; stops at the first failing command);\n"
+               "                     with --dry-run print the commands instead\n"
+               "  --merod BIN        the merod program (default: merod, looked up in PATH)\n");
 }
 
 struct args {
@@ -191,6 +195,21 @@ remove_dir(const char *dir)
     rmdir(dir);
 }
 
+/* A fresh private directory under $TMPDIR (default /tmp) for a downloaded release. */
+static int
+temp_dir(char *out, size_t out_len)
+{
+    const char *base = getenv("TMPDIR");
+    int n;
+
+    if (base == NULL || base[0] != '/' || strlen(base) > MT_REL_MAX_PATH / 2)
+        base = "/tmp";
+    n = snprintf(out, out_len, "%s/mero-tee-release-XXXXXX", base);
+    if (n <= 0 || (size_t)n >= out_len || mkdtemp(out) == NULL)
+        return -1;
+    return 0;
+}
+
 /* Print one argument shell-quoted ('...' with ' as '\''). */
 static void
 print_quoted(const char *s)
@@ -205,6 +224,65 @@ print_quoted(const char *s)
     putchar('\'');
 }
 
+/*
+ * Run argv (argv[0] a path, or a name looked up in PATH) directly, without
+ * a shell.  *status gets the wait status; *exec_errno the errno of a
+ * failed exec (0 when the program ran), passed back over a close-on-exec
+ * pipe so that "could not be run" is told apart from "exited 127".
+ */
+static int
+run(char *const argv[], int *status, int *exec_errno)
+{
+    int fds[2], err = 0;
+    ssize_t n;
+    pid_t pid;
+
+    *exec_errno = 0;
+    if (pipe(fds) != 0)
+        return -1;
+    if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) != 0 || fcntl(fds[1], F_SETFD, FD_CLOEXEC) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        execvp(argv[0], argv);
+        err = errno;
+        if (write(fds[1], &err, sizeof(err)) < 0)
+            _exit(127);
+        _exit(127);
+    }
+    close(fds[1]);
+    do
+        n = read(fds[0], &err, sizeof(err));
+    while (n < 0 && errno == EINTR);
+    close(fds[0]);
+    if (n == (ssize_t)sizeof(err))
+        *exec_errno = err != 0 ? err : EIO;
+    while (waitpid(pid, status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * 3.9: `merod --home H --node N config KEY=VALUE` once per setting, in
+ * order, each an argument vector of its own (no shell: values with quotes,
+ * brackets or spaces reach merod as they are).  The first command that
+ * cannot be run or does not exit 0 stops the run; stderr names it, its
+ * position, its exit status (or signal) and how many were applied before
+ * it.
+ */
 static int
 apply(const struct args *a, char *settings[MT_REL_MEROD_SETTINGS])
 {
@@ -213,8 +291,7 @@ apply(const struct args *a, char *settings[MT_REL_MEROD_SETTINGS])
     for (i = 0; i < MT_REL_MEROD_SETTINGS; i++) {
         char *argv[] = {(char *)a->merod, "--home", (char *)a->home, "--node",
                         (char *)a->node,  "config", settings[i],     NULL};
-        pid_t pid;
-        int status;
+        int status = 0, exec_errno = 0;
 
         if (a->dry_run) {
             for (k = 0; argv[k] != NULL; k++) {
@@ -225,21 +302,36 @@ apply(const struct args *a, char *settings[MT_REL_MEROD_SETTINGS])
             putchar('\n');
             continue;
         }
-        fflush(stdout);
-        pid = fork();
-        if (pid < 0) {
-            perror("mero-tee policy merod-config: fork");
+        if (run(argv, &status, &exec_errno) != 0) {
+            fprintf(stderr, "mero-tee policy merod-config: merod config %s: %s (%s)\n", settings[i],
+                    strerror(errno), mt_err_code(MT_ERR_RELEASE_MEROD));
             return MT_EXIT_FAIL;
         }
-        if (pid == 0) {
-            execvp(argv[0], argv);
-            perror("mero-tee policy merod-config: merod");
-            _exit(127);
-        }
-        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            fprintf(stderr, "mero-tee policy merod-config: merod config %s failed\n", settings[i]);
+        if (exec_errno != 0) {
+            fprintf(stderr,
+                    "mero-tee policy merod-config: command %zu of %d: cannot run %s: %s; "
+                    "%zu of %d settings applied (%s)\n",
+                    i + 1, MT_REL_MEROD_SETTINGS, a->merod, strerror(exec_errno), i,
+                    MT_REL_MEROD_SETTINGS, mt_err_code(MT_ERR_RELEASE_MEROD));
             return MT_EXIT_FAIL;
         }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            printf("applied %s\n", settings[i]);
+            continue;
+        }
+        if (WIFEXITED(status))
+            fprintf(stderr,
+                    "mero-tee policy merod-config: command %zu of %d failed with exit status "
+                    "%d: merod config %s; %zu of %d settings applied (%s)\n",
+                    i + 1, MT_REL_MEROD_SETTINGS, WEXITSTATUS(status), settings[i], i,
+                    MT_REL_MEROD_SETTINGS, mt_err_code(MT_ERR_RELEASE_MEROD));
+        else
+            fprintf(stderr,
+                    "mero-tee policy merod-config: command %zu of %d killed by signal %d: merod "
+                    "config %s; %zu of %d settings applied (%s)\n",
+                    i + 1, MT_REL_MEROD_SETTINGS, WIFSIGNALED(status) ? WTERMSIG(status) : 0,
+                    settings[i], i, MT_REL_MEROD_SETTINGS, mt_err_code(MT_ERR_RELEASE_MEROD));
+        return MT_EXIT_FAIL;
     }
     return MT_EXIT_OK;
 }
@@ -251,7 +343,7 @@ mt_cmd_policy(int argc, char **argv)
     struct mt_rel_report r;
     struct args a;
     struct mt_buf toml;
-    char version[MT_REL_MAX_VERSION + 1], why[1024], tmp[] = "/tmp/mero-tee-release-XXXXXX";
+    char version[MT_REL_MAX_VERSION + 1], why[1024], tmp[MT_REL_MAX_PATH];
     char *settings[MT_REL_MEROD_SETTINGS] = {NULL};
     const char *dir;
     const json_t *doc;
@@ -283,15 +375,15 @@ mt_cmd_policy(int argc, char **argv)
     dir = a.release;
     why[0] = '\0';
     if (strncmp(a.release, "https://", 8) == 0 || strncmp(a.release, "http://", 7) == 0) {
-        if (mkdtemp(tmp) == NULL) {
+        if (temp_dir(tmp, sizeof(tmp)) != 0) {
             perror("mero-tee policy merod-config: mkdtemp");
             return MT_EXIT_USAGE;
         }
         fetched = 1;
         e = mt_rel_fetch_release(a.release, MT_REL_KMS, tmp, why, sizeof(why));
         if (e != MT_OK) {
-            fprintf(stderr, "mero-tee policy merod-config: download: %s\n",
-                    why[0] ? why : mt_err_message(e));
+            fprintf(stderr, "mero-tee policy merod-config: download: %s (%s)\n",
+                    why[0] ? why : mt_err_message(e), mt_err_code(e));
             remove_dir(tmp);
             return MT_EXIT_FAIL;
         }

@@ -30,6 +30,7 @@ static char tmpdir[256];
 
 static const char *const kms_files[] = {
     "kms-phala-attestation-policy.debug-read-only.json",
+    "kms-phala-binaries-sbom.spdx.json",
     "kms-phala-attestation-policy.debug.json",
     "kms-phala-attestation-policy.json",
     "kms-phala-attestation-policy.locked-read-only.json",
@@ -203,7 +204,7 @@ test_signed_golden_release_verifies_and_derives_golden_outputs(void **state)
     make_key(priv, pub);
     EXPECT_OK(mt_rel_sign_key_load(priv, &key));
     EXPECT_OK(mt_rel_sign_dir(kdir, key, &n, why, sizeof(why)));
-    assert_int_equal(n, 10);
+    assert_int_equal(n, 11);
     EXPECT_OK(mt_rel_sign_dir(ndir, key, &n, why, sizeof(why)));
     assert_int_equal(n, 4);
     EVP_PKEY_free(key);
@@ -213,8 +214,12 @@ test_signed_golden_release_verifies_and_derives_golden_outputs(void **state)
     mt_rel_report_init(&r);
     memset(&l, 0, sizeof(l));
     EXPECT_OK(mt_rel_verify_release(&cfg, kdir, MT_REL_KMS, VERSION, &r, &l, why, sizeof(why)));
-    assert_int_equal(r.n, 38);
+    /* 38 checks before the binaries SBOM (schema, signature) and assets:unlisted. */
+    assert_int_equal(r.n, 41);
     assert_int_equal(mt_rel_report_failed(&r), 0);
+    assert_non_null(mt_rel_report_find(&r, "schema:kms-phala-binaries-sbom.spdx.json"));
+    assert_non_null(mt_rel_report_find(&r, "signature:kms-phala-binaries-sbom.spdx.json"));
+    assert_non_null(mt_rel_report_find(&r, "assets:unlisted"));
     mt_rel_report_free(&r);
 
     /* The merod TOML of each profile (3.8) and the merod config commands (3.9). */

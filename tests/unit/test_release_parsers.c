@@ -460,6 +460,141 @@ test_schema_kms_documents(void **state)
     schema_err(mt_rel_schema_manifest, j, "not an object");
 }
 
+/* A rekor index as the reference writes it (3.1), one entry per mutation site. */
+static json_t *
+rekor_doc(void)
+{
+    json_t *j = json_pack(
+        "{s:i,s:s,s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:s,s:s,s:s},{s:s,s:s,s:s,s:s,s:I,s:I,s:s}]}",
+        "schema_version", 1, "tag", V, "workflow_run_id", "1234567890", "workflow_run_attempt", "1",
+        "generated_at", "2026-03-30T12:00:00Z", "entries", "asset", "kms-phala-checksums.txt",
+        "bundle_asset", "kms-phala-checksums.txt.bundle.json", "hash", "sha256:" H64,
+        "sigstore_search_url", "https://search.sigstore.dev/?hash=sha256:" H64, "log_index",
+        "25915956", "integrated_time", "1712085549", "log_id",
+        "0y8wo8MtY5wrdiIFohx7sHeI5oKDpK5vQhGHI6G+pJY=", "asset", "kms-phala-release-manifest.json",
+        "bundle_asset", "kms-phala-release-manifest.json.bundle.json", "hash", "sha256:" H64,
+        "sigstore_search_url", "https://search.sigstore.dev/?hash=sha256:" H64, "log_index",
+        (json_int_t)27246492, "integrated_time", (json_int_t)1689177396, "log_id",
+        "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d");
+
+    assert_non_null(j);
+    return j;
+}
+
+static json_t *
+rekor_entry(json_t *doc, size_t i)
+{
+    return json_array_get(json_object_get(doc, "entries"), i);
+}
+
+static void
+test_schema_rekor_index(void **state)
+{
+    char why[256];
+    json_t *j, *e;
+    size_t i;
+
+    (void)state;
+    j = rekor_doc();
+    EXPECT_OK(mt_rel_schema_rekor_index(j, V, why, sizeof(why)));
+    EXPECT_ERR(mt_rel_schema_rekor_index(j, "2.3.41", why, sizeof(why)), MT_ERR_RELEASE_SCHEMA);
+    /* Legacy bundles: the three log fields are all "". */
+    e = rekor_entry(j, 0);
+    json_object_set_new(e, "log_index", json_string(""));
+    json_object_set_new(e, "integrated_time", json_string(""));
+    json_object_set_new(e, "log_id", json_string(""));
+    EXPECT_OK(mt_rel_schema_rekor_index(j, V, why, sizeof(why)));
+    json_decref(j);
+
+    schema_err(mt_rel_schema_rekor_index, json_array(), "not an object");
+    j = rekor_doc();
+    json_object_set_new(j, "schema_version", json_integer(2));
+    schema_err(mt_rel_schema_rekor_index, j, "schema_version");
+    j = rekor_doc();
+    json_object_del(j, "workflow_run_id");
+    schema_err(mt_rel_schema_rekor_index, j, "workflow_run_id: missing");
+    j = rekor_doc();
+    json_object_set_new(j, "generated_at", json_string("yesterday"));
+    schema_err(mt_rel_schema_rekor_index, j, "generated_at: not an RFC 3339 time");
+    j = rekor_doc();
+    json_object_set_new(j, "entries", json_array());
+    schema_err(mt_rel_schema_rekor_index, j, "entries: want an array of 1 to");
+    j = rekor_doc();
+    json_object_set_new(j, "entries", json_object());
+    schema_err(mt_rel_schema_rekor_index, j, "entries: want an array");
+    j = rekor_doc();
+    for (i = 0; i < MT_REL_MAX_REKOR_ENTRIES; i++)
+        json_array_append(json_object_get(j, "entries"), rekor_entry(j, 0));
+    schema_err(mt_rel_schema_rekor_index, j, "entries: want an array of 1 to 256");
+    j = rekor_doc();
+    json_array_set_new(json_object_get(j, "entries"), 1, json_string("x"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[1]: not an object");
+    j = rekor_doc();
+    json_object_del(rekor_entry(j, 0), "asset");
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].asset: missing");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "asset", json_string("../etc/passwd"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].asset: not a release asset name");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "asset", json_string(".."));
+    schema_err(mt_rel_schema_rekor_index, j, "not a release asset name");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "asset", json_string("a b"));
+    schema_err(mt_rel_schema_rekor_index, j, "not a release asset name");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 1), "asset", json_string("kms-phala-checksums.txt"));
+    schema_err(mt_rel_schema_rekor_index, j,
+               "entries[1].asset: kms-phala-checksums.txt is listed "
+               "twice");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "bundle_asset", json_string("kms-phala-checksums.txt"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].bundle_asset: want");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "hash", json_string(H64));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].hash: want sha256:<64 lowercase hex>");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "hash",
+                        json_string("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef01234"
+                                    "56789abcdef"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].hash");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "sigstore_search_url",
+                        json_string("https://evil.example/?hash=sha256:" H64));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].sigstore_search_url");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "sigstore_search_url",
+                        json_string("https://search.sigstore.dev/?hash=sha256:00"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].sigstore_search_url");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "log_index", json_string("-1"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].log_index");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "log_index", json_string("0012"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].log_index");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "log_index", json_string("12345678901234567890"));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].log_index");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 1), "log_index", json_integer(-5));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[1].log_index");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 1), "integrated_time", json_real(1.5));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[1].integrated_time");
+    j = rekor_doc();
+    json_object_del(rekor_entry(j, 1), "integrated_time");
+    schema_err(mt_rel_schema_rekor_index, j, "entries[1].integrated_time");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "log_id", json_integer(3));
+    schema_err(mt_rel_schema_rekor_index, j, "entries[0].log_id: not a string");
+    /* Half-set log fields: the reference writes all three or none. */
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "log_id", json_string(""));
+    schema_err(mt_rel_schema_rekor_index, j, "must be all set or all empty");
+    j = rekor_doc();
+    json_object_set_new(rekor_entry(j, 0), "integrated_time", json_string(""));
+    schema_err(mt_rel_schema_rekor_index, j, "must be all set or all empty");
+}
+
 static void
 test_names_and_urls(void **state)
 {
@@ -488,6 +623,7 @@ main(void)
         cmocka_unit_test(test_probe_inputs),
         cmocka_unit_test(test_schema_node_documents),
         cmocka_unit_test(test_schema_kms_documents),
+        cmocka_unit_test(test_schema_rekor_index),
         cmocka_unit_test(test_names_and_urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -391,6 +391,8 @@ manifest(const struct asm_ctx *x, const struct mt_rel_sums *bins)
         json_object_set_new(purposes, MT_REL_KMS_COMPAT,
                             json_pack("[s,s]", "operator-convenience", "auditor-required"));
         json_object_set_new(purposes, MT_REL_KMS_METADATA, json_pack("[s]", "auditor-required"));
+        json_object_set_new(purposes, MT_REL_KMS_BINARIES_SBOM,
+                            json_pack("[s]", "auditor-convenience"));
         for (i = 0; i < bins->n; i++)
             json_object_set_new(purposes, bins->v[i].name,
                                 json_pack("[s]", "operator-convenience"));
@@ -471,6 +473,31 @@ cmp_sum(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->name, y->name);
 }
 
+/*
+ * kms-phala-binaries-sbom.spdx.json: the reference runs syft over the
+ * binary archives; offline we describe the same files (name, SHA-256) in
+ * the minimal SPDX 2.3 form of the node SBOM, in checksums order.
+ */
+static mt_err
+binaries_sbom(const struct asm_ctx *x, const struct mt_rel_sums *bins)
+{
+    const char *names[MT_REL_MAX_BINARIES];
+    uint8_t sha[MT_REL_MAX_BINARIES][32];
+    json_t *doc;
+    size_t i;
+    mt_err e;
+
+    MT_ENSURE(bins->n <= MT_REL_MAX_BINARIES, MT_ERR_ARG);
+    for (i = 0; i < bins->n; i++) {
+        names[i] = bins->v[i].name;
+        memcpy(sha[i], bins->v[i].sha256, 32);
+    }
+    doc = sbom(x, "mero-kms-phala-binaries", x->kms_tag, names, (const uint8_t(*)[32])sha, bins->n);
+    e = write_doc(x->kms_dir, MT_REL_KMS_BINARIES_SBOM, doc, NULL);
+    json_decref(doc);
+    return e;
+}
+
 static mt_err
 kms_release(const struct asm_ctx *x)
 {
@@ -511,6 +538,7 @@ kms_release(const struct asm_ctx *x)
     }
     /* The reference pipes sha256sum through sort: lines ordered by digest. */
     qsort(bins_v, bins.n, sizeof(bins_v[0]), cmp_sum);
+    MT_GUARD(binaries_sbom(x, &bins));
     doc = manifest(x, &bins);
     e = write_doc(x->kms_dir, MT_REL_KMS_MANIFEST, doc, NULL);
     json_decref(doc);

@@ -24,10 +24,10 @@ static const char *const kms_required[] = {
 };
 
 static const char *const kms_optional[] = {
-    "kms-phala-container-sbom.spdx.json",
-    "kms-phala-binaries-sbom.spdx.json",
-    "kms-phala-rekor-index.json",
-    "kms-phala-trust-bundle.tar.gz",
+    MT_REL_KMS_CONTAINER_SBOM,
+    MT_REL_KMS_BINARIES_SBOM,
+    MT_REL_KMS_REKOR,
+    MT_REL_KMS_TRUST_BUNDLE,
     NULL,
 };
 

@@ -34,6 +34,7 @@ enum mt_rel_family {
 #define MT_REL_MAX_LIST 64u                             /* entries in one allowlist */
 #define MT_REL_MAX_VERSION 32u                          /* "X.Y.Z" */
 #define MT_REL_MAX_PATH 4096u
+#define MT_REL_MAX_DIR_ENTRIES 4096u /* entries of a release directory (assets:unlisted) */
 
 /* The three image profiles, in the order documents list them. */
 #define MT_REL_NUM_PROFILES 3
@@ -46,6 +47,10 @@ extern const char *const mt_rel_profiles[MT_REL_NUM_PROFILES]; /* debug, debug-r
 #define MT_REL_KMS_POLICY "kms-phala-attestation-policy.json"
 #define MT_REL_KMS_COMPAT "kms-phala-compatibility-map.json"
 #define MT_REL_KMS_METADATA "kms-phala-container-metadata.json"
+#define MT_REL_KMS_CONTAINER_SBOM "kms-phala-container-sbom.spdx.json"
+#define MT_REL_KMS_BINARIES_SBOM "kms-phala-binaries-sbom.spdx.json"
+#define MT_REL_KMS_REKOR "kms-phala-rekor-index.json"
+#define MT_REL_KMS_TRUST_BUNDLE "kms-phala-trust-bundle.tar.gz"
 #define MT_REL_NODE_MRTDS "published-mrtds.json"
 #define MT_REL_NODE_PROVENANCE "release-provenance.json"
 #define MT_REL_NODE_SBOM "node-image-gcp-release-sbom.spdx.json"

@@ -88,6 +88,20 @@ MT_WUR mt_err mt_rel_schema_metadata(const json_t *doc, const char *version, cha
 MT_WUR mt_err mt_rel_schema_manifest(const json_t *doc, const char *version, char *why,
                                      size_t why_len);
 
+/*
+ * kms-phala-rekor-index.json (3.1): schema_version 1, tag, workflow run,
+ * generated_at, 1 to MT_REL_MAX_REKOR_ENTRIES entries, each {asset (a base
+ * name, once), bundle_asset = asset + ".bundle.json", hash
+ * "sha256:<64 hex>", sigstore_search_url = "https://search.sigstore.dev/
+ * ?hash=" + hash, log_index and integrated_time ("" or decimal, as a
+ * string or an integer), log_id (string)}; the three log fields all set or
+ * all "" (what the reference writes for legacy bundles).  What the entries
+ * must agree with in the directory is verify.h's mt_rel_rekor_index_check.
+ */
+#define MT_REL_MAX_REKOR_ENTRIES 256u
+MT_WUR mt_err mt_rel_schema_rekor_index(const json_t *doc, const char *version, char *why,
+                                        size_t why_len);
+
 /* ---- consistency.c ---- */
 
 /* The loaded documents of a KMS release; any may be NULL (missing or unreadable). */

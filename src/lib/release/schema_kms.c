@@ -329,3 +329,115 @@ mt_rel_schema_manifest(const json_t *doc, const char *version, char *why, size_t
     }
     return MT_OK;
 }
+
+/* A base name an index may point at: printable, no '/', not "." or "..", bounded. */
+static int
+asset_name_ok(const char *s)
+{
+    size_t n = strlen(s), i;
+
+    if (n == 0 || n > MT_REL_MAX_NAME || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+/* "" , a decimal string without leading zeros, or a non-negative integer. */
+static int
+log_number_ok(const json_t *v, int *empty)
+{
+    const char *s;
+    size_t n, i;
+
+    if (json_is_integer(v)) {
+        *empty = 0;
+        return json_integer_value(v) >= 0;
+    }
+    if (!json_is_string(v))
+        return 0;
+    s = json_string_value(v);
+    n = json_string_length(v);
+    *empty = n == 0;
+    if (n == 0)
+        return 1;
+    if (n > 19 || strlen(s) != n || (n > 1 && s[0] == '0'))
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    }
+    return 1;
+}
+
+mt_err
+mt_rel_schema_rekor_index(const json_t *doc, const char *version, char *why, size_t why_len)
+{
+    static const char search[] = "https://search.sigstore.dev/?hash=";
+    const json_t *entries;
+    char where[48], want[MT_REL_MAX_NAME + 16];
+    const char *asset, *bundle, *hash, *url, *log_id;
+    size_t i, j;
+
+    if (!json_is_object(doc))
+        return mt_rel_fail(SCHEMA, why, why_len, "the document is not an object");
+    MT_GUARD(mt_rel_want_int(doc, "", "schema_version", 1, why, why_len));
+    MT_GUARD(mt_rel_want_str(doc, "", "tag", version, why, why_len));
+    MT_GUARD(want_run(doc, why, why_len));
+    entries = json_object_get(doc, "entries");
+    if (!json_is_array(entries) || json_array_size(entries) == 0 ||
+        json_array_size(entries) > MT_REL_MAX_REKOR_ENTRIES)
+        return mt_rel_fail(SCHEMA, why, why_len, "entries: want an array of 1 to %u entries",
+                           MT_REL_MAX_REKOR_ENTRIES);
+    for (i = 0; i < json_array_size(entries); i++) {
+        const json_t *e = json_array_get(entries, i);
+        int empty[2] = {1, 1}, id_empty;
+
+        snprintf(where, sizeof(where), "entries[%zu]", i);
+        if (!json_is_object(e))
+            return mt_rel_fail(SCHEMA, why, why_len, "%s: not an object", where);
+        MT_GUARD(mt_rel_get_str(e, where, "asset", &asset, why, why_len));
+        if (!asset_name_ok(asset))
+            return mt_rel_fail(SCHEMA, why, why_len, "%s.asset: not a release asset name", where);
+        for (j = 0; j < i; j++) {
+            if (strcmp(asset, json_string_value(
+                                  json_object_get(json_array_get(entries, j), "asset"))) == 0)
+                return mt_rel_fail(SCHEMA, why, why_len, "%s.asset: %.80s is listed twice", where,
+                                   asset);
+        }
+        snprintf(want, sizeof(want), "%s.bundle.json", asset);
+        MT_GUARD(mt_rel_get_str(e, where, "bundle_asset", &bundle, why, why_len));
+        if (strcmp(bundle, want) != 0)
+            return mt_rel_fail(SCHEMA, why, why_len, "%s.bundle_asset: want \"%.80s\"", where,
+                               want);
+        MT_GUARD(mt_rel_want_digest(e, where, "hash", why, why_len));
+        MT_GUARD(mt_rel_get_str(e, where, "hash", &hash, why, why_len));
+        MT_GUARD(mt_rel_get_str(e, where, "sigstore_search_url", &url, why, why_len));
+        if (strncmp(url, search, sizeof(search) - 1) != 0 ||
+            strcmp(url + sizeof(search) - 1, hash) != 0)
+            return mt_rel_fail(SCHEMA, why, why_len,
+                               "%s.sigstore_search_url: want %s followed by the hash", where,
+                               search);
+        if (!log_number_ok(json_object_get(e, "log_index"), &empty[0]))
+            return mt_rel_fail(SCHEMA, why, why_len,
+                               "%s.log_index: want \"\", a decimal string or an integer >= 0",
+                               where);
+        if (!log_number_ok(json_object_get(e, "integrated_time"), &empty[1]))
+            return mt_rel_fail(SCHEMA, why, why_len,
+                               "%s.integrated_time: want \"\", a decimal string or an integer >= 0",
+                               where);
+        MT_GUARD(mt_rel_get_str(e, where, "log_id", &log_id, why, why_len));
+        id_empty = log_id[0] == '\0';
+        /* The reference reads the three from one bundle path: all set or all "" (legacy). */
+        if (empty[0] != empty[1] || empty[0] != id_empty)
+            return mt_rel_fail(SCHEMA, why, why_len,
+                               "%s: log_index, integrated_time and log_id must be all set or all "
+                               "empty",
+                               where);
+    }
+    return MT_OK;
+}

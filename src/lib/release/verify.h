@@ -16,6 +16,11 @@
  *   schema:<name>        each JSON document follows its schema (schema.h)
  *   consistency:* / separation:*   the cross-document checks (schema.h)
  *   signature:<name>     each asset's signature, by the verify_sig callback
+ *   consistency:rekor-index  (KMS, when the index is present) its entries
+ *                        match the directory: mt_rel_rekor_index_check
+ *   assets:unlisted      no file in dir is outside the release: every entry
+ *                        is a listed asset (mt_rel_asset_listed) or its
+ *                        .sig / .pem / .bundle.json sidecar
  * The report gets every check even after failures, so one run shows all
  * that is wrong.
  */
@@ -44,6 +49,7 @@ struct mt_rel_verify_opts {
 struct mt_rel_loaded {
     struct mt_rel_kms_docs kms;
     struct mt_rel_node_docs node;
+    json_t *rekor;                         /* kms-phala-rekor-index.json when present and valid */
     uint8_t *raw[MT_REL_NUM_PROFILES + 1]; /* policy files, then the generic one */
     struct mt_rel_sums sums;
     int have_sums;
@@ -57,6 +63,34 @@ struct mt_rel_loaded {
 MT_WUR mt_err mt_rel_verify(const struct mt_rel_verify_opts *o, struct mt_rel_report *r,
                             struct mt_rel_loaded *loaded);
 void mt_rel_loaded_free(struct mt_rel_loaded *l);
+
+/*
+ * Is name an asset of a release of family f: a required or optional
+ * asset, a line of the checksums (sums, may be NULL) or a binary of the
+ * KMS manifest (manifest, may be NULL)?  Sidecars are not assets.
+ */
+int mt_rel_asset_listed(enum mt_rel_family f, const struct mt_rel_sums *sums,
+                        const json_t *manifest, const char *name);
+
+/*
+ * The entries of a rekor index that passed mt_rel_schema_rekor_index,
+ * against the KMS release directory dir:
+ *   - the index names the manifest's workflow run (manifest may be NULL:
+ *     not compared);
+ *   - each entry's asset is a listed asset of the release other than the
+ *     index itself, present, and its SHA-256 is the entry's hash;
+ *   - its bundle_asset is present and, when the entry's log fields are
+ *     set, the bundle's first transparency-log entry has that log index,
+ *     integrated time and log id (protobuf bundles:
+ *     verificationMaterial.tlogEntries[0].logIndex, .integratedTime,
+ *     .logId.keyId; legacy cosign bundles: rekorBundle.Payload.logIndex,
+ *     .integratedTime, .logID).
+ * The bundle itself is verified by signature:<asset>; this binds the
+ * index's claims to it.  MT_ERR_RELEASE_INCONSISTENT (why says which entry),
+ * MT_ERR_NOMEM.
+ */
+MT_WUR mt_err mt_rel_rekor_index_check(const char *dir, const json_t *index, const json_t *manifest,
+                                       const struct mt_rel_sums *sums, char *why, size_t why_len);
 
 /* ---- sigcheck.c: mt_rel_sig_fn over src/lib/sigstore ---- */
 

@@ -321,3 +321,7 @@ X(MT_ERR_RELEASE_PROBE_FORMAT, "release_probe_format", 422, "", "Malformed probe
 X(MT_ERR_RELEASE_NOT_VERIFIED, "release_not_verified", 422, "", "The release did not verify")
 X(MT_ERR_RELEASE_KEY, "release_signing_key", 400, "",
   "Unusable signing key (an EC P-256 private key in PEM is needed)")
+X(MT_ERR_RELEASE_UNLISTED, "release_unlisted_file", 422, "",
+  "The release directory holds a file that is neither a listed asset nor one of its signatures")
+X(MT_ERR_RELEASE_MEROD, "release_merod_failed", 500, "",
+  "A merod config command could not be run or exited unsuccessfully")
