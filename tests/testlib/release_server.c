@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <microhttpd.h>
@@ -36,7 +37,13 @@ struct rs_route {
     unsigned long count;
 };
 
+struct rs_dir {
+    char *prefix; /* owned; NULL = free slot */
+    char *dir;    /* owned */
+};
+
 struct mt_release_server {
+    struct rs_dir dirs[MT_RELEASE_SERVER_MAX_DIRS];
     struct MHD_Daemon *daemon;
     uint16_t port;
     char url[32];
@@ -97,6 +104,64 @@ queue(struct MHD_Connection *conn, unsigned status, const char *body, size_t len
     return ret;
 }
 
+/*
+ * The file a served directory holds for url, as a malloc'd path, or NULL
+ * when no directory's prefix matches; lock held.
+ */
+static char *
+dir_file(struct mt_release_server *s, const char *url)
+{
+    size_t i, n;
+    const char *name;
+    char *path;
+
+    for (i = 0; i < MT_RELEASE_SERVER_MAX_DIRS; i++) {
+        if (s->dirs[i].prefix == NULL)
+            continue;
+        n = strlen(s->dirs[i].prefix);
+        if (strncmp(url, s->dirs[i].prefix, n) != 0 || url[n] != '/')
+            continue;
+        name = url + n + 1;
+        if (name[0] == '\0' || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+            strcmp(name, "..") == 0)
+            return NULL;
+        n = strlen(s->dirs[i].dir) + strlen(name) + 2;
+        path = malloc(n);
+        if (path != NULL)
+            snprintf(path, n, "%s/%s", s->dirs[i].dir, name);
+        return path;
+    }
+    return NULL;
+}
+
+/* Read a regular file (not a symlink) into a malloc'd buffer: 0, or 404 / 500. */
+static unsigned
+read_served(const char *path, char **body, size_t *len)
+{
+    struct stat st;
+    FILE *f;
+    char *b;
+
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 404;
+    if ((uint64_t)st.st_size > MT_RELEASE_SERVER_MAX_FILE)
+        return 500;
+    b = malloc((size_t)st.st_size + 1);
+    if (b == NULL)
+        return 500;
+    f = fopen(path, "rb");
+    if (f == NULL || fread(b, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+        if (f != NULL)
+            fclose(f);
+        free(b);
+        return 500;
+    }
+    fclose(f);
+    *body = b;
+    *len = (size_t)st.st_size;
+    return 0;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -106,6 +171,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     struct rs_route *r;
     struct rs_answer a;
     const char *ua;
+    char *served = NULL;
     char text[64];
     unsigned long delay;
     enum MHD_Result ret;
@@ -128,6 +194,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     if (r == NULL) {
         a.kind = RS_STATUS;
         a.status = 404;
+        served = dir_file(s, url);
     } else {
         r->count++;
         a.kind = r->kind;
@@ -144,6 +211,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
     }
     delay = s->delay_ms;
     pthread_mutex_unlock(&s->lock);
+    if (served != NULL) {
+        a.status = read_served(served, &a.body, &a.len);
+        if (a.status == 0)
+            a.kind = RS_BODY;
+        free(served);
+    }
 
     if (delay > 0)
         mt_test_sleep_unless(&s->stopping, delay);
@@ -232,6 +305,10 @@ mt_release_server_stop(struct mt_release_server *s)
         MHD_stop_daemon(s->daemon);
     for (i = 0; i < MT_RELEASE_SERVER_MAX_PATHS; i++)
         route_clear(&s->routes[i]);
+    for (i = 0; i < MT_RELEASE_SERVER_MAX_DIRS; i++) {
+        free(s->dirs[i].prefix);
+        free(s->dirs[i].dir);
+    }
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -389,4 +466,45 @@ mt_release_server_last_user_agent(struct mt_release_server *s, char *out, size_t
     pthread_mutex_lock(&s->lock);
     snprintf(out, out_len, "%s", s->user_agent);
     pthread_mutex_unlock(&s->lock);
+}
+
+mt_err
+mt_release_server_serve_dir(struct mt_release_server *s, const char *prefix, const char *dir)
+{
+    struct rs_dir *slot = NULL;
+    char *p, *d;
+    size_t i, n;
+    mt_err e = MT_OK;
+
+    MT_ENSURE(s != NULL && prefix != NULL && dir != NULL && prefix[0] == '/', MT_ERR_ARG);
+    n = strlen(prefix);
+    MT_ENSURE(n > 1 && prefix[n - 1] != '/', MT_ERR_ARG);
+    p = strdup(prefix);
+    d = strdup(dir);
+    if (p == NULL || d == NULL) {
+        free(p);
+        free(d);
+        return MT_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&s->lock);
+    for (i = 0; i < MT_RELEASE_SERVER_MAX_DIRS && slot == NULL; i++) {
+        if (s->dirs[i].prefix != NULL && strcmp(s->dirs[i].prefix, prefix) == 0)
+            slot = &s->dirs[i];
+    }
+    for (i = 0; i < MT_RELEASE_SERVER_MAX_DIRS && slot == NULL; i++) {
+        if (s->dirs[i].prefix == NULL)
+            slot = &s->dirs[i];
+    }
+    if (slot == NULL) {
+        free(p);
+        free(d);
+        e = MT_ERR_TOO_LARGE;
+    } else {
+        free(slot->prefix);
+        free(slot->dir);
+        slot->prefix = p;
+        slot->dir = d;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return e;
 }

@@ -50,6 +50,21 @@ MT_WUR mt_err mt_release_server_set_redirect(struct mt_release_server *s, const 
 MT_WUR mt_err mt_release_server_set_hangup(struct mt_release_server *s, const char *path);
 MT_WUR mt_err mt_release_server_set_oversize(struct mt_release_server *s, const char *path,
                                              size_t n, int chunked);
+/*
+ * Serve the regular files of a local directory under a path prefix: a
+ * request for "<prefix>/<name>" (name one path component, not "." or "..")
+ * that no scripted path matches answers 200 with the file's current bytes,
+ * or 404 when there is no such regular file (symlinks are not followed).
+ * prefix starts with '/' and has no trailing '/'.  At most
+ * MT_RELEASE_SERVER_MAX_DIRS directories; serving a prefix again replaces
+ * its directory.  Files over MT_RELEASE_SERVER_MAX_FILE bytes answer 500.
+ * mt_release_server_clear keeps the directories.
+ */
+#define MT_RELEASE_SERVER_MAX_DIRS 4
+#define MT_RELEASE_SERVER_MAX_FILE (64u * 1024u * 1024u)
+MT_WUR mt_err mt_release_server_serve_dir(struct mt_release_server *s, const char *prefix,
+                                          const char *dir);
+
 /* Forget every scripted path and reset the counters. */
 void mt_release_server_clear(struct mt_release_server *s);
 /* Wait this long before every answer (0: none); ends early when the server stops. */
