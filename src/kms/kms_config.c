@@ -1065,6 +1065,9 @@ mt_kms_config_load(mt_env_get_fn get, void *arg, struct mt_kms_config **out, cha
                            MT_KMS_DEFAULT_MAX_PENDING_PER_PEER, 1, MT_KMS_MAX_PENDING_LIMIT, &v),
                   e, out);
     c->max_pending_per_peer = (size_t)v;
+    /* Unset: 0, the machine's default (main.c); set: 1..63. */
+    MT_GUARD_GOTO(get_uint(&x, "HTTP_WORKERS", 0, 1, MT_KMS_MAX_WORKERS, &v), e, out);
+    c->http_workers = (unsigned)v;
     MT_GUARD_GOTO(get_bool(&x, "ACCEPT_MOCK_ATTESTATION", 0, &c->accept_mock), e, out);
     MT_GUARD_GOTO(get_redis(&x), e, out);
     MT_GUARD_GOTO(get_profile(&x), e, out);

@@ -34,6 +34,7 @@ main(void)
     char why[512];
     json_t *f;
     long cpus;
+    unsigned workers;
     int sig, rc = 1;
     mt_err e;
 
@@ -63,8 +64,19 @@ main(void)
         rc = fatal("refusing to start", why);
         goto out;
     }
-    cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    e = mt_kms_http_start(k, cpus > 0 && cpus < 64 ? (unsigned)cpus : 2u, &http, why, sizeof(why));
+    /*
+     * Several single-threaded daemons per CPU: a daemon waiting for the
+     * audit log's fsync serves none of its connections meanwhile, and the
+     * others' appends join that fsync (group commit, audit.c).
+     */
+    workers = k->cfg->http_workers;
+    if (workers == 0) {
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = MT_KMS_WORKERS_PER_CPU * (cpus > 0 && cpus < 64 ? (unsigned)cpus : 2u);
+        if (workers > MT_KMS_MAX_WORKERS)
+            workers = MT_KMS_MAX_WORKERS;
+    }
+    e = mt_kms_http_start(k, workers, &http, why, sizeof(why));
     if (e != MT_OK) {
         rc = fatal("cannot listen", why);
         goto out;

@@ -18,6 +18,7 @@
 #include <openssl/kdf.h>
 
 #include "audit/audit.h"
+#include "identity/identity.h"
 #include "kms/kms_handlers.h"
 #include "pccs/pccs.h"
 #include "util/mt_alloc.h"
@@ -417,6 +418,34 @@ test_signature_checks(void **state)
     kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400, "invalid_peer_public_key",
                      NULL);
     json_decref(body);
+
+    /*
+     * An off-curve key (y = 2): refused as a key whether or not the peer ID
+     * is its own, before the peer or signature checks would speak.
+     */
+    {
+        uint8_t raw[MT_ED25519_PUBKEY_LEN] = {2}, pb[MT_LIBP2P_ED25519_PB_LEN];
+        struct node_identity off = x;
+        char *b64;
+
+        mt_libp2p_ed25519_encode(raw, pb);
+        b64 = mt_b64_encode_alloc(pb, sizeof(pb));
+        assert_non_null(b64);
+        snprintf(off.pubkey_b64, sizeof(off.pubkey_b64), "%s", b64);
+        EXPECT_OK(mt_peer_id_from_pubkey_proto(pb, sizeof(pb), off.peer, sizeof(off.peer)));
+        /* its own peer ID: the challenge, quote and peer binding are the key's (X signs) */
+        body = kms_get_key_body(&f, &off, f.node.socket, cid);
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400,
+                         "invalid_peer_public_key", NULL);
+        json_decref(body);
+        /* A's peer ID */
+        body = kms_get_key_body(&f, &a, f.node.socket, cid);
+        json_object_set_new(body, "peerPublicKeyB64", json_string(b64));
+        kms_expect_error(kms_post_body(&f, "/get-key", body, &r), &r, 400,
+                         "invalid_peer_public_key", NULL);
+        json_decref(body);
+        mt_free(b64);
+    }
 
     /* X's key for A's peer ID */
     body = kms_get_key_body(&f, &a, f.node.socket, cid);

@@ -247,6 +247,52 @@ test_round_trip(void **state)
     expect_intact(path, 0);
 }
 
+/*
+ * The line is what json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) makes of an
+ * object holding seq, prev and the record's members in order (the append
+ * splices seq and prev into the record's own dump), for an empty record too.
+ */
+static void
+test_line_bytes(void **state)
+{
+    char path[300], zeros[65], *want;
+    struct mt_audit *a = NULL;
+    struct lines ls;
+    json_t *rec, *o;
+
+    (void)state;
+    memset(zeros, '0', 64);
+    zeros[64] = '\0';
+    new_path(path, sizeof(path));
+    EXPECT_OK(mt_audit_open(path, &a));
+    rec = json_object();
+    EXPECT_OK(mt_audit_append(a, rec));
+    json_object_set_new(rec, "decision", json_string("granted"));
+    json_object_set_new(rec, "note", json_string("caf\xc3\xa9 \"quoted\""));
+    json_object_set_new(rec, "n", json_integer(7));
+    EXPECT_OK(mt_audit_append(a, rec));
+    mt_audit_close(a);
+    expect_intact(path, 2);
+    read_lines(path, &ls);
+    assert_int_equal(ls.n, 2);
+    assert_string_equal(ls.l[0], "{\"seq\":1,\"prev\":\"0000000000000000000000000000000000000000"
+                                 "000000000000000000000000\"}\n");
+    o = json_object();
+    json_object_set_new(o, "seq", json_integer(2));
+    hash_hex(ls.l[0], strlen(ls.l[0]), zeros);
+    json_object_set_new(o, "prev", json_string(zeros));
+    json_object_update(o, rec);
+    want = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    assert_non_null(want);
+    assert_int_equal(strlen(ls.l[1]), strlen(want) + 1);
+    assert_memory_equal(ls.l[1], want, strlen(want));
+    assert_int_equal(ls.l[1][strlen(want)], '\n');
+    free(want); /* lint-allow: free (jansson's malloc) */
+    json_decref(o);
+    json_decref(rec);
+    free_lines(&ls);
+}
+
 static void
 test_reopen_continues(void **state)
 {
@@ -761,15 +807,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_reopen_continues),
-        cmocka_unit_test(test_open_refuses_broken_log),
-        cmocka_unit_test(test_tampering),
-        cmocka_unit_test(test_unreadable),
-        cmocka_unit_test(test_forbidden_keys),
-        cmocka_unit_test(test_concurrent_appends),
-        cmocka_unit_test(test_out_of_memory),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_round_trip),       cmocka_unit_test(test_line_bytes),
+        cmocka_unit_test(test_reopen_continues), cmocka_unit_test(test_open_refuses_broken_log),
+        cmocka_unit_test(test_tampering),        cmocka_unit_test(test_unreadable),
+        cmocka_unit_test(test_forbidden_keys),   cmocka_unit_test(test_concurrent_appends),
+        cmocka_unit_test(test_out_of_memory),    cmocka_unit_test(test_cli),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

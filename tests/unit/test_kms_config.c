@@ -507,6 +507,27 @@ test_numbers(void **state)
     set("MAX_PENDING_CHALLENGES", NULL);
     set("MAX_PENDING_CHALLENGES_PER_PEER", "0");
     expect_fatal("MAX_PENDING_CHALLENGES_PER_PEER");
+    set("MAX_PENDING_CHALLENGES_PER_PEER", NULL);
+
+    /* HTTP_WORKERS: unset is 0 (the machine's default, chosen by main.c); set, 1..63. */
+    c = expect_load();
+    assert_int_equal(c->http_workers, 0);
+    mt_kms_config_free(c);
+    set("HTTP_WORKERS", " 63 ");
+    c = expect_load();
+    assert_int_equal(c->http_workers, 63);
+    mt_kms_config_free(c);
+    set("HTTP_WORKERS", "1");
+    c = expect_load();
+    assert_int_equal(c->http_workers, 1);
+    mt_kms_config_free(c);
+    for (i = 0; i < 4; i++) {
+        static const char *const bad_workers[] = {"0", "64", "", "two"};
+
+        set("HTTP_WORKERS", bad_workers[i]);
+        expect_fatal("HTTP_WORKERS");
+    }
+    set("HTTP_WORKERS", NULL);
 }
 
 static void

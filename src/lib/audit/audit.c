@@ -20,10 +20,13 @@
 
 struct mt_audit {
     pthread_mutex_t mu;
+    pthread_cond_t synced_cv; /* signalled when an fsync ends */
     int fd;
     uint64_t seq;     /* lines in the file */
     uint8_t last[32]; /* hash of the last line (zeros when empty) */
     uint64_t size;    /* bytes in the file */
+    uint64_t synced;  /* bytes an fsync has made durable */
+    int syncing;      /* an fsync is running (without the lock) */
     int failed;       /* an I/O error left the file uncertain: refuse appends */
 };
 
@@ -293,8 +296,14 @@ mt_audit_open_why(const char *path, struct mt_audit **out, char *why, size_t why
     end = lseek(fd, 0, SEEK_END);
     MT_ENSURE_GOTO(end >= 0, MT_ERR_IO, e, out);
     a->size = (uint64_t)end;
+    a->synced = a->size;
     a->seq = lines;
-    MT_ENSURE_GOTO(pthread_mutex_init(&a->mu, NULL) == 0, MT_ERR_INTERNAL, e, out);
+    MT_ENSURE_GOTO(pthread_cond_init(&a->synced_cv, NULL) == 0, MT_ERR_INTERNAL, e, out);
+    if (pthread_mutex_init(&a->mu, NULL) != 0) {
+        pthread_cond_destroy(&a->synced_cv);
+        e = MT_ERR_INTERNAL;
+        goto out;
+    }
     *out = a;
     a = NULL;
     fd = -1;
@@ -338,48 +347,106 @@ check_members(const json_t *v, int depth)
     return MT_OK;
 }
 
-/* The line for record: {"seq":..,"prev":..,<record>}, compact ASCII, plus '\n'. */
+/*
+ * The record as compact JSON, made outside the lock: the lock then only
+ * splices "seq" and "prev" in front of it (render_line), so concurrent
+ * appends wait for the hash, the write and the fsync alone.
+ */
 static mt_err
-build_line(const struct mt_audit *a, const json_t *record, char **out, size_t *out_len)
+dump_record(const json_t *record, char **out, size_t *out_len)
 {
-    json_t *o;
-    const char *k;
-    json_t *m;
-    char hex[65], *text = NULL, *line = NULL;
+    char *text = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
     size_t n;
-    mt_err e;
 
-    o = json_object();
-    MT_ENSURE(o != NULL, MT_ERR_NOMEM);
-    mt_hex_encode(a->last, 32, hex);
-    MT_ENSURE_GOTO(json_object_set_new(o, "seq", json_integer((json_int_t)(a->seq + 1))) == 0,
-                   MT_ERR_NOMEM, e, out);
-    MT_ENSURE_GOTO(json_object_set_new(o, "prev", json_string(hex)) == 0, MT_ERR_NOMEM, e, out);
-    json_object_foreach((json_t *)record, k, m)
-        MT_ENSURE_GOTO(json_object_set(o, k, m) == 0, MT_ERR_NOMEM, e, out);
-    text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-    MT_ENSURE_GOTO(text != NULL, MT_ERR_NOMEM, e, out);
+    MT_ENSURE(text != NULL, MT_ERR_NOMEM);
     n = strlen(text);
-    MT_ENSURE_GOTO(n + 1 <= MT_AUDIT_MAX_LINE, MT_ERR_TOO_LARGE, e, out);
-    line = mt_malloc(n + 1);
-    MT_ENSURE_GOTO(line != NULL, MT_ERR_NOMEM, e, out);
-    memcpy(line, text, n);
-    line[n] = '\n';
+    /* json_dumps of an object: "{}" or "{...}" */
+    if (n < 2 || text[0] != '{' || text[n - 1] != '}') {
+        mt_free_libc(text);
+        return MT_ERR_INTERNAL;
+    }
+    *out = text;
+    *out_len = n;
+    return MT_OK;
+}
+
+/*
+ * {"seq":N,"prev":"<hex>",<the record's members>}\n: byte for byte what
+ * json_dumps(JSON_COMPACT | JSON_ENSURE_ASCII) makes of an object holding
+ * seq, prev and then the record's members in order.
+ */
+static mt_err
+render_line(const struct mt_audit *a, const char *rec, size_t rec_len, char **out, size_t *out_len)
+{
+    char hex[65], head[128], *line;
+    size_t hn, n;
+    int r;
+
+    mt_hex_encode(a->last, 32, hex);
+    r = snprintf(head, sizeof(head), "{\"seq\":%llu,\"prev\":\"%s\"",
+                 (unsigned long long)(a->seq + 1), hex);
+    MT_ENSURE(r > 0 && (size_t)r < sizeof(head), MT_ERR_INTERNAL);
+    hn = (size_t)r;
+    /* head, then "," + members + "}" (or "}" alone for "{}"), then "\n" */
+    n = hn + (rec_len > 2 ? rec_len : 1) + 1;
+    MT_ENSURE(n <= MT_AUDIT_MAX_LINE, MT_ERR_TOO_LARGE);
+    line = mt_malloc(n);
+    MT_ENSURE(line != NULL, MT_ERR_NOMEM);
+    memcpy(line, head, hn);
+    if (rec_len > 2) {
+        line[hn] = ',';
+        memcpy(line + hn + 1, rec + 1, rec_len - 1); /* members and the closing brace */
+    } else {
+        line[hn] = '}';
+    }
+    line[n - 1] = '\n';
     *out = line;
-    *out_len = n + 1;
-    e = MT_OK;
-out:
-    mt_free_libc(text);
-    json_decref(o);
-    return e;
+    *out_len = n;
+    return MT_OK;
+}
+
+/*
+ * Group commit: return once an fsync that began after the first `upto`
+ * bytes were written has succeeded.  Whoever finds no fsync running starts
+ * one covering everything written so far; appends that arrive meanwhile
+ * wait and are covered by the next, so concurrent requests share fsyncs
+ * instead of queueing one each behind the lock.  Called and returns with
+ * a->mu held.
+ */
+static mt_err
+wait_durable(struct mt_audit *a, uint64_t upto)
+{
+    uint64_t target;
+    int rc;
+
+    while (a->synced < upto && !a->failed) {
+        if (a->syncing) {
+            pthread_cond_wait(&a->synced_cv, &a->mu);
+            continue;
+        }
+        target = a->size;
+        a->syncing = 1;
+        pthread_mutex_unlock(&a->mu);
+        rc = fsync(a->fd);
+        pthread_mutex_lock(&a->mu);
+        a->syncing = 0;
+        /* A failed fsync: the lines may or may not be on disk (and the kernel may have dropped
+         * the error), so nothing after it can be trusted either. */
+        if (rc != 0)
+            a->failed = 1;
+        else if (target > a->synced)
+            a->synced = target;
+        pthread_cond_broadcast(&a->synced_cv);
+    }
+    return a->synced >= upto ? MT_OK : MT_ERR_IO;
 }
 
 mt_err
 mt_audit_append(struct mt_audit *a, const json_t *record)
 {
     uint8_t hash[32];
-    char *line = NULL;
-    size_t n = 0;
+    char *line = NULL, *rec = NULL;
+    size_t n = 0, rec_len = 0;
     ssize_t w;
     mt_err e;
 
@@ -387,10 +454,11 @@ mt_audit_append(struct mt_audit *a, const json_t *record)
     MT_ENSURE(json_object_get(record, "seq") == NULL && json_object_get(record, "prev") == NULL,
               MT_ERR_ARG);
     MT_GUARD(check_members(record, 0));
+    MT_GUARD(dump_record(record, &rec, &rec_len));
 
     pthread_mutex_lock(&a->mu);
     MT_ENSURE_GOTO(!a->failed, MT_ERR_IO, e, out);
-    MT_GUARD_GOTO(build_line(a, record, &line, &n), e, out);
+    MT_GUARD_GOTO(render_line(a, rec, rec_len, &line, &n), e, out);
     MT_ENSURE_GOTO(a->size + n <= MT_AUDIT_MAX_FILE, MT_ERR_TOO_LARGE, e, out);
     MT_GUARD_GOTO(sha256(line, n, hash), e, out);
     do
@@ -403,19 +471,14 @@ mt_audit_append(struct mt_audit *a, const json_t *record)
         e = MT_ERR_IO;
         goto out;
     }
-    if (fsync(a->fd) != 0) {
-        /* The line may or may not be on disk (and the kernel may have dropped the error). */
-        a->failed = 1;
-        e = MT_ERR_IO;
-        goto out;
-    }
     a->seq++;
     a->size += n;
     memcpy(a->last, hash, 32);
-    e = MT_OK;
+    e = wait_durable(a, a->size);
 out:
     pthread_mutex_unlock(&a->mu);
     mt_free(line);
+    mt_free_libc(rec);
     return e;
 }
 
@@ -436,6 +499,7 @@ mt_audit_close(struct mt_audit *a)
     if (a == NULL)
         return;
     close(a->fd);
+    pthread_cond_destroy(&a->synced_cv);
     pthread_mutex_destroy(&a->mu);
     mt_free(a);
 }

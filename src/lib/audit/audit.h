@@ -83,7 +83,9 @@ MT_WUR mt_err mt_audit_open_why(const char *path, struct mt_audit **out, char *w
  * Append one record: record must be a JSON object without "seq", "prev" or
  * any forbidden member (MT_ERR_ARG); the line "seq","prev",<record's
  * members in order> must fit MT_AUDIT_MAX_LINE (MT_ERR_TOO_LARGE).  The line
- * is written with one write(2) and fsync'd before this returns MT_OK.
+ * is written with one write(2) and fsync'd before this returns MT_OK;
+ * concurrent appends share fsyncs (group commit), so the lines of several
+ * requests become durable together and each returns once its own is.
  *
  * On an I/O error (MT_ERR_IO) the handle refuses every later append: a
  * partial line is cut off again when possible, but after a failed fsync

@@ -206,38 +206,6 @@ out:
     return rc;
 }
 
-/*
- * Per-thread cache of the last MT_ED25519_CACHE keys that passed the check,
- * so a node's repeated requests skip it.  Only keys that passed are stored
- * and a hit compares all 32 bytes, so a key that never passed cannot hit.
- */
-#define MT_ED25519_CACHE 64
-
-static _Thread_local struct {
-    uint8_t key[MT_ED25519_CACHE][MT_ED25519_PUBKEY_LEN];
-    unsigned used, next;
-} ed25519_cache;
-
-static int
-ed25519_point_valid(const uint8_t raw[MT_ED25519_PUBKEY_LEN])
-{
-    unsigned i;
-    int rc;
-
-    for (i = 0; i < ed25519_cache.used; i++) {
-        if (memcmp(ed25519_cache.key[i], raw, MT_ED25519_PUBKEY_LEN) == 0)
-            return 1;
-    }
-    rc = ed25519_point_check(raw);
-    if (rc == 1) {
-        memcpy(ed25519_cache.key[ed25519_cache.next], raw, MT_ED25519_PUBKEY_LEN);
-        ed25519_cache.next = (ed25519_cache.next + 1) % MT_ED25519_CACHE;
-        if (ed25519_cache.used < MT_ED25519_CACHE)
-            ed25519_cache.used++;
-    }
-    return rc;
-}
-
 /* ---- protobuf --------------------------------------------------------- */
 
 /* A minimally encoded varint of at most 64 bits at pb[*pos..len). */
@@ -269,15 +237,13 @@ read_varint(const uint8_t *pb, size_t len, size_t *pos, uint64_t *out)
     return 1;
 }
 
-mt_err
-mt_libp2p_pubkey_decode(const uint8_t *pb, size_t len, EVP_PKEY **out)
+/* The structure of the protobuf; *raw points at the 32 key bytes inside pb. */
+static mt_err
+pubkey_fields(const uint8_t *pb, size_t len, const uint8_t **raw)
 {
     uint64_t tag, type, klen;
     size_t pos = 0;
-    EVP_PKEY *key;
-    int valid;
 
-    MT_ENSURE(out != NULL, MT_ERR_ARG);
     MT_ENSURE(pb != NULL && len > 0 && len <= MT_LIBP2P_MAX_PUBKEY_PB,
               MT_ERR_INVALID_PEER_PUBLIC_KEY);
     /* field 1, wire type 0: the key type */
@@ -294,16 +260,46 @@ mt_libp2p_pubkey_decode(const uint8_t *pb, size_t len, EVP_PKEY **out)
     /* Only Ed25519 is supported (the reference KMS is built with that alone). */
     MT_ENSURE(type == MT_LIBP2P_KEY_ED25519 && klen == MT_ED25519_PUBKEY_LEN,
               MT_ERR_INVALID_PEER_PUBLIC_KEY);
-    valid = ed25519_point_valid(pb + pos);
-    MT_ENSURE(valid >= 0, MT_ERR_CRYPTO);
-    MT_ENSURE(valid == 1, MT_ERR_INVALID_PEER_PUBLIC_KEY);
-    key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pb + pos, MT_ED25519_PUBKEY_LEN);
+    *raw = pb + pos;
+    return MT_OK;
+}
+
+mt_err
+mt_libp2p_pubkey_parse(const uint8_t *pb, size_t len, EVP_PKEY **out)
+{
+    const uint8_t *raw;
+    EVP_PKEY *key;
+
+    MT_ENSURE(out != NULL, MT_ERR_ARG);
+    MT_GUARD(pubkey_fields(pb, len, &raw));
+    key = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, MT_ED25519_PUBKEY_LEN);
     if (key == NULL) {
         ERR_clear_error();
         return MT_ERR_INVALID_PEER_PUBLIC_KEY;
     }
     *out = key;
     return MT_OK;
+}
+
+mt_err
+mt_libp2p_pubkey_point_check(const uint8_t *pb, size_t len)
+{
+    const uint8_t *raw;
+    int valid;
+
+    MT_GUARD(pubkey_fields(pb, len, &raw));
+    valid = ed25519_point_check(raw);
+    MT_ENSURE(valid >= 0, MT_ERR_CRYPTO);
+    MT_ENSURE(valid == 1, MT_ERR_INVALID_PEER_PUBLIC_KEY);
+    return MT_OK;
+}
+
+mt_err
+mt_libp2p_pubkey_decode(const uint8_t *pb, size_t len, EVP_PKEY **out)
+{
+    MT_ENSURE(out != NULL, MT_ERR_ARG);
+    MT_GUARD(mt_libp2p_pubkey_point_check(pb, len));
+    return mt_libp2p_pubkey_parse(pb, len, out);
 }
 
 void

@@ -74,6 +74,18 @@ MT_WUR mt_err mt_peer_id_check_n(const char *peer_id, size_t len, char *detail, 
  */
 MT_WUR mt_err mt_libp2p_pubkey_decode(const uint8_t *pb, size_t len, EVP_PKEY **out);
 
+/*
+ * The two halves of mt_libp2p_pubkey_decode.  parse checks the protobuf
+ * alone; point_check the curve point (a BIGNUM Legendre symbol, ~14 us).
+ * A verifier may parse, verify, and run point_check only when the
+ * signature fails, to name the error: OpenSSL's Ed25519 verification
+ * decodes the point itself (ge_frombytes_vartime) and fails for exactly the
+ * encodings point_check refuses, so a key that verified a signature is a
+ * point.  Both fail with MT_ERR_INVALID_PEER_PUBLIC_KEY like decode.
+ */
+MT_WUR mt_err mt_libp2p_pubkey_parse(const uint8_t *pb, size_t len, EVP_PKEY **out);
+MT_WUR mt_err mt_libp2p_pubkey_point_check(const uint8_t *pb, size_t len);
+
 /* The protobuf encoding of a raw Ed25519 public key. */
 void mt_libp2p_ed25519_encode(const uint8_t raw[MT_ED25519_PUBKEY_LEN],
                               uint8_t out[MT_LIBP2P_ED25519_PB_LEN]);
