@@ -33,7 +33,8 @@ policy_usage(FILE *f)
                "           [--apply --merod-home H [--node N] [--dry-run] [--merod BIN]]\n"
                "           [--trusted-root FILE] [--key PUBKEY] [--certificate-identity SAN]\n"
                "           [--certificate-oidc-issuer ISSUER] [--repository OWNER/NAME]\n"
-               "  --release DIR|URL  the KMS release (mero-kms-vX.Y.Z directory or download URL);\n"
+               "  --release DIR|URL  the KMS release (mero-kms-vX.Y.Z directory or https download\n"
+               "                     URL);\n"
                "                     it is verified first, like `mero-tee release verify`\n"
                "  --profile P        debug | debug-read-only | locked-read-only (default)\n"
                "  --version X.Y.Z    default: from the release's name mero-kms-vX.Y.Z\n"
@@ -375,6 +376,15 @@ mt_cmd_policy(int argc, char **argv)
     dir = a.release;
     why[0] = '\0';
     if (strncmp(a.release, "https://", 8) == 0 || strncmp(a.release, "http://", 7) == 0) {
+        int plain = 0;
+
+        /* https only (http just to 127.0.0.1, for tests), no credentials: checked parsed. */
+        e = mt_rel_fetch_url_check(a.release, &plain, why, sizeof(why));
+        if (e != MT_OK) {
+            fprintf(stderr, "mero-tee policy merod-config: --release: %s (%s)\n",
+                    why[0] ? why : mt_err_message(e), mt_err_code(e));
+            return e == MT_ERR_NOMEM ? MT_EXIT_FAIL : MT_EXIT_USAGE;
+        }
         if (temp_dir(tmp, sizeof(tmp)) != 0) {
             perror("mero-tee policy merod-config: mkdtemp");
             return MT_EXIT_USAGE;

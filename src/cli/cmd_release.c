@@ -13,7 +13,8 @@
 
 /*
  * mero-tee release verify DIR --family kms|node --version X.Y.Z [...]
- * mero-tee release assemble --meta F --node-probe F... --kms-probe F... --binary F... --out DIR
+ * mero-tee release assemble --meta F --node-probe F... --kms-probe F... --binary F...
+ *     --container-sbom F --out DIR
  * mero-tee release sign DIR --key KEY
  *
  * The release tooling of mero-tee-reference.md section 3, offline
@@ -29,7 +30,8 @@ release_usage(FILE *f)
                "           [--trusted-root FILE] [--key PUBKEY] [--certificate-identity SAN]\n"
                "           [--certificate-oidc-issuer ISSUER] [--repository OWNER/NAME] [--json]\n"
                "       mero-tee release assemble --meta FILE --node-probe FILE (x3)\n"
-               "           --kms-probe FILE (x3) --binary FILE... --out DIR\n"
+               "           --kms-probe FILE (x3) --binary FILE... --container-sbom FILE\n"
+               "           --out DIR\n"
                "       mero-tee release sign DIR --key PRIVATE-KEY.pem\n"
                "  verify    check a downloaded release directory offline: assets, checksums,\n"
                "            schemas, cross-document consistency, profile separation and every\n"
@@ -40,7 +42,8 @@ release_usage(FILE *f)
                "                          override the family's workflow identity and issuer\n"
                "    --repository R        the GitHub repository the identity names (forks)\n"
                "  assemble  write mero-kms-vX.Y.Z/ and mero-tee-vX.Y.Z/ under DIR from probe\n"
-               "            results (formats: docs/release-verification.md)\n"
+               "            results (formats: docs/release-verification.md); the container\n"
+               "            SBOM (syft <image> -o spdx-json) is copied in as given\n"
                "  sign      write <asset>.sig and <asset>.bundle.json for every asset in DIR\n"
                "            with an EC P-256 private key (PEM, unencrypted)\n");
 }
@@ -76,8 +79,11 @@ print_report(const struct mt_rel_report *r, const char *title, int as_json)
         json_t *j = mt_rel_report_json(r, title);
 
         if (j == NULL) {
-            fprintf(stderr, "mero-tee release verify: out of memory\n");
-            return MT_EXIT_USAGE;
+            /* Report strings are valid UTF-8 (report.c): only an internal failure gets here. */
+            fprintf(stderr, "mero-tee release verify: internal error: the JSON report could not "
+                            "be built (%s)\n",
+                    mt_err_code(MT_ERR_INTERNAL));
+            return MT_EXIT_FAIL;
         }
         mt_cli_print_json(j);
         json_decref(j);
@@ -85,8 +91,10 @@ print_report(const struct mt_rel_report *r, const char *title, int as_json)
         mt_buf_init(&b, 4u * 1024u * 1024u);
         if (mt_rel_report_text(r, title, &b) != MT_OK) {
             mt_buf_free(&b);
-            fprintf(stderr, "mero-tee release verify: out of memory\n");
-            return MT_EXIT_USAGE;
+            fprintf(stderr, "mero-tee release verify: internal error: the report could not be "
+                            "printed (%s)\n",
+                    mt_err_code(MT_ERR_INTERNAL));
+            return MT_EXIT_FAIL;
         }
         fwrite(b.p, 1, b.len, stdout);
         mt_buf_free(&b);
@@ -186,6 +194,7 @@ cmd_assemble(int argc, char **argv)
         {"node-probe", required_argument, NULL, 'n'},
         {"kms-probe", required_argument, NULL, 'k'},
         {"binary", required_argument, NULL, 'b'},
+        {"container-sbom", required_argument, NULL, 'c'},
         {"out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -221,6 +230,9 @@ cmd_assemble(int argc, char **argv)
                 goto usage;
             bins[n_bins++] = optarg;
             break;
+        case 'c':
+            in.container_sbom = optarg;
+            break;
         case 'o':
             in.out_dir = optarg;
             break;
@@ -231,7 +243,7 @@ cmd_assemble(int argc, char **argv)
             goto usage;
         }
     }
-    if (optind != argc || meta_path == NULL || in.out_dir == NULL ||
+    if (optind != argc || meta_path == NULL || in.out_dir == NULL || in.container_sbom == NULL ||
         n_node != MT_REL_NUM_PROFILES || n_kms != MT_REL_NUM_PROFILES || n_bins == 0)
         goto usage;
     e = mt_rel_probe_load(meta_path, MT_REL_PROBE_META, &meta, why, sizeof(why));
@@ -285,7 +297,7 @@ out:
     return rc;
 usage:
     fprintf(stderr, "mero-tee release assemble: want --meta FILE, three --node-probe, three "
-                    "--kms-probe, at least one --binary and --out DIR\n");
+                    "--kms-probe, at least one --binary, --container-sbom FILE and --out DIR\n");
     return MT_EXIT_USAGE;
 }
 

@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,42 +57,115 @@ is_usage_error(mt_err e)
            e == MT_ERR_TOO_LARGE;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 when there is none. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+    uint32_t cp, min;
+    size_t len, i;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2, cp = s[0] & 0x1Fu, min = 0x80;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3, cp = s[0] & 0x0Fu, min = 0x800;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4, cp = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/*
+ * src as well-formed UTF-8 in dst (JSON strings must be; a certificate SAN or
+ * a path need not be): each byte that starts no valid sequence becomes '?'.
+ */
+static const char *
+utf8_copy(char *dst, size_t cap, const char *src)
+{
+    const unsigned char *r = (const unsigned char *)src;
+    size_t n, w = 0;
+
+    while (*r != '\0') {
+        n = utf8_seq(r);
+        if (w + (n == 0 ? 1 : n) >= cap)
+            break;
+        if (n == 0) {
+            dst[w++] = '?';
+            r++;
+            continue;
+        }
+        memcpy(dst + w, r, n);
+        w += n;
+        r += n;
+    }
+    dst[w] = '\0';
+    return dst;
+}
+
+/* The --json object; NULL only when jansson cannot build it (out of memory). */
+static char *
+json_result(mt_err e, const struct mt_sigstore_result *res, const char *msg, const char *when)
+{
+    char m[sizeof(res->detail) + 64], id[sizeof(res->identity)], iss[sizeof(res->issuer)];
+    json_t *err, *idx, *j;
+    char *text;
+
+    if (e == MT_OK)
+        err = json_null();
+    else
+        err = json_pack("{s:s, s:s}", "code", mt_err_code(e), "message",
+                        utf8_copy(m, sizeof(m), msg));
+    idx = res->log_index >= 0 ? json_integer((json_int_t)res->log_index) : json_null();
+    if (err == NULL || idx == NULL) {
+        json_decref(err);
+        json_decref(idx);
+        return NULL;
+    }
+    /* "o" steals err and idx, also when json_pack fails. */
+    j = json_pack("{s:b, s:o, s:s?, s:s?, s:s?, s:o}", "ok", e == MT_OK, "error", err,
+                  "signingTime", res->signing_time >= 0 ? when : NULL, "identity",
+                  res->identity[0] != '\0' ? utf8_copy(id, sizeof(id), res->identity) : NULL,
+                  "issuer", res->issuer[0] != '\0' ? utf8_copy(iss, sizeof(iss), res->issuer) : NULL,
+                  "logIndex", idx);
+    if (j == NULL)
+        return NULL;
+    text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return text;
+}
+
 static int
 report(const struct opts *o, mt_err e, const struct mt_sigstore_result *res)
 {
     const char *msg = res->detail[0] != '\0' ? res->detail : mt_err_message(e);
-    char when[21];
-    json_t *j;
+    char when[21] = "";
     char *text;
     int rc = e == MT_OK ? MT_EXIT_OK : is_usage_error(e) ? MT_EXIT_USAGE : MT_EXIT_FAIL;
 
     if (res->signing_time >= 0)
         mt_rfc3339_format(res->signing_time, when);
     if (o->as_json) {
-        j = json_object();
-        if (j == NULL) {
-            fprintf(stderr, "mero-tee: sigstore verify: out of memory\n");
+        /* Never a different shape: either the whole object or an internal error (exit 2). */
+        text = json_result(e, res, msg, when);
+        if (text == NULL) {
+            fprintf(stderr,
+                    "mero-tee: sigstore verify: internal error: cannot build the JSON result "
+                    "(verdict %s)\n",
+                    e == MT_OK ? "ok" : mt_err_code(e));
             return MT_EXIT_USAGE;
         }
-        json_object_set_new(j, "ok", json_boolean(e == MT_OK));
-        json_object_set_new(j, "error",
-                            e == MT_OK
-                                ? json_null()
-                                : json_pack("{s:s, s:s}", "code", mt_err_code(e), "message", msg));
-        json_object_set_new(j, "signingTime",
-                            res->signing_time >= 0 ? json_string(when) : json_null());
-        json_object_set_new(j, "identity",
-                            res->identity[0] != '\0' ? json_string(res->identity) : json_null());
-        json_object_set_new(j, "issuer",
-                            res->issuer[0] != '\0' ? json_string(res->issuer) : json_null());
-        json_object_set_new(j, "logIndex",
-                            res->log_index >= 0 ? json_integer((json_int_t)res->log_index)
-                                                : json_null());
-        text = json_dumps(j, JSON_COMPACT);
-        if (text != NULL)
-            printf("%s\n", text);
+        printf("%s\n", text);
         mt_free_libc(text);
-        json_decref(j);
         return rc;
     }
     if (e == MT_OK) {

@@ -228,6 +228,7 @@ assemble_signed(const char *out, const char *v)
     in.meta = meta;
     in.binaries = bins;
     in.num_binaries = 2;
+    in.container_sbom = GOLDEN "/inputs/kms-phala-container-sbom.spdx.json";
     in.out_dir = out;
     if (mt_rel_assemble(&in, why, sizeof(why)) != MT_OK)
         fail_msg("assemble %s: %s", v, why);
@@ -437,7 +438,7 @@ test_merod_config_url_failures(void **state)
                                "consistency:policy-digests,consistency:generic-policy,"
                                "consistency:event-payload,separation:kms-profiles,"
                                "separation:node-profiles,separation:kms-node-rtmr3,"
-                               "signature:kms-phala-compatibility-map.json");
+                               "assets:purposes,signature:kms-phala-compatibility-map.json");
     mt_free(fails);
     cli_free(&r);
     mt_release_server_clear(s.srv);
@@ -576,6 +577,60 @@ test_merod_config_url_failures(void **state)
                  "mero-tee policy merod-config: download: %s/kms-phala-checksums.txt: ", url);
         merod_url_fails(&s, "connection refused", want);
     }
+}
+
+/*
+ * The base URL is parsed (curl_url): https, or http to exactly 127.0.0.1,
+ * never with a user name or password.  Review finding 4: the old prefix
+ * test let "http://127.0.0.1:1@localhost:PORT/..." through, and curl then
+ * fetched the release from host "localhost" over plain http (exit 0).
+ */
+static void
+test_merod_config_url_must_be_https(void **state)
+{
+    const char *hostport;
+    char url[256], base[160];
+    struct served s;
+    struct cli_result r;
+    size_t i;
+
+    (void)state;
+    served_start(&s);
+    snprintf(base, sizeof(base), "%s", mt_release_server_url(s.srv));
+    assert_int_equal(strncmp(base, "http://127.0.0.1:", 17), 0);
+    hostport = base + 7; /* "127.0.0.1:PORT" */
+    {
+        /* URL = [0] + the server's port + [1]; [2] is what stderr must say. */
+        const char *const forms[][3] = {
+            /* user "127.0.0.1", password "1", host localhost: plain http to another host */
+            {"http://127.0.0.1:1@localhost:", "/mero-kms-v" VERSION, "a user name or password"},
+            {"http://127.0.0.1:@localhost:", "/mero-kms-v" VERSION, "a user name or password"},
+            {"http://127.0.0.1@localhost:", "/mero-kms-v" VERSION, "a user name or password"},
+            /* credentials even to loopback */
+            {"http://u:p@127.0.0.1:", "/mero-kms-v" VERSION, "a user name or password"},
+            {"http://localhost:", "/mero-kms-v" VERSION, "want an https URL"},
+            {"http://127.0.0.1.nip.io:", "/mero-kms-v" VERSION, "want an https URL"},
+        };
+        const char *port = strchr(hostport, ':') + 1;
+
+        for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+            snprintf(url, sizeof(url), "%s%s%s", forms[i][0], port, forms[i][1]);
+            merod_url(&s, &r, url);
+            if (r.rc != 2 || strstr(r.err, forms[i][2]) == NULL ||
+                strstr(r.err, "(bad_argument)") == NULL)
+                fail_msg("%s: exit %d, want 2 and \"%s\"\nstdout: %s\nstderr: %s", url, r.rc,
+                         forms[i][2], r.out, r.err);
+            assert_false(exists(s.out));
+            cli_free(&r);
+        }
+    }
+    /* Nothing was requested from the server. */
+    assert_int_equal(mt_release_server_count(s.srv, NULL), 0);
+    /* The test exception itself still works. */
+    merod_url(&s, &r, s.url);
+    expect_rc(&r, 0, "http://127.0.0.1");
+    cli_free(&r);
+    mt_release_server_stop(s.srv);
 }
 
 /* ---- policy merod-config --apply ---- */
@@ -1195,6 +1250,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merod_config_url_succeeds),
         cmocka_unit_test(test_merod_config_url_failures),
+        cmocka_unit_test(test_merod_config_url_must_be_https),
         cmocka_unit_test(test_merod_apply_runs_merod),
         cmocka_unit_test(test_catalog_update),
         cmocka_unit_test(test_verify_reports_unlisted_files),

@@ -31,6 +31,7 @@ static char tmpdir[256];
 static const char *const kms_files[] = {
     "kms-phala-attestation-policy.debug-read-only.json",
     "kms-phala-binaries-sbom.spdx.json",
+    "kms-phala-container-sbom.spdx.json",
     "kms-phala-attestation-policy.debug.json",
     "kms-phala-attestation-policy.json",
     "kms-phala-attestation-policy.locked-read-only.json",
@@ -73,6 +74,7 @@ assemble_golden(const char *out)
     in.meta = meta;
     in.binaries = bins;
     in.num_binaries = 2;
+    in.container_sbom = GOLDEN "/inputs/kms-phala-container-sbom.spdx.json";
     in.out_dir = out;
     if (mt_rel_assemble(&in, why, sizeof(why)) != MT_OK)
         fail_msg("assemble: %s", why);
@@ -204,7 +206,7 @@ test_signed_golden_release_verifies_and_derives_golden_outputs(void **state)
     make_key(priv, pub);
     EXPECT_OK(mt_rel_sign_key_load(priv, &key));
     EXPECT_OK(mt_rel_sign_dir(kdir, key, &n, why, sizeof(why)));
-    assert_int_equal(n, 11);
+    assert_int_equal(n, 12);
     EXPECT_OK(mt_rel_sign_dir(ndir, key, &n, why, sizeof(why)));
     assert_int_equal(n, 4);
     EVP_PKEY_free(key);
@@ -214,11 +216,16 @@ test_signed_golden_release_verifies_and_derives_golden_outputs(void **state)
     mt_rel_report_init(&r);
     memset(&l, 0, sizeof(l));
     EXPECT_OK(mt_rel_verify_release(&cfg, kdir, MT_REL_KMS, VERSION, &r, &l, why, sizeof(why)));
-    /* 38 checks before the binaries SBOM (schema, signature) and assets:unlisted. */
-    assert_int_equal(r.n, 41);
+    /* 38 checks, the two required SBOMs (asset, schema, signature), assets:purposes, unlisted. */
+    assert_int_equal(r.n, 46);
     assert_int_equal(mt_rel_report_failed(&r), 0);
+    assert_non_null(mt_rel_report_find(&r, "asset:kms-phala-binaries-sbom.spdx.json"));
     assert_non_null(mt_rel_report_find(&r, "schema:kms-phala-binaries-sbom.spdx.json"));
     assert_non_null(mt_rel_report_find(&r, "signature:kms-phala-binaries-sbom.spdx.json"));
+    assert_non_null(mt_rel_report_find(&r, "asset:kms-phala-container-sbom.spdx.json"));
+    assert_non_null(mt_rel_report_find(&r, "schema:kms-phala-container-sbom.spdx.json"));
+    assert_non_null(mt_rel_report_find(&r, "signature:kms-phala-container-sbom.spdx.json"));
+    assert_non_null(mt_rel_report_find(&r, "assets:purposes"));
     assert_non_null(mt_rel_report_find(&r, "assets:unlisted"));
     mt_rel_report_free(&r);
 

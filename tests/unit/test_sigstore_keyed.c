@@ -174,15 +174,59 @@ detached_roundtrip(const char *kind, const EVP_MD *md)
     EVP_PKEY_free(opub);
 }
 
+/*
+ * 5.1: a detached signature by a P-384/P-521 key is over the key type's hash
+ * only; the same key signing SHA-256 (or the other long hash) is refused,
+ * and so is digest mode, which only gives the SHA-256.
+ */
+static void
+detached_wrong_hash(const char *kind, const EVP_MD *md)
+{
+    EVP_PKEY *k = gen(kind), *pub = load(k);
+    struct mt_sigstore_artifact art = {.data = msg, .len = sizeof(msg) - 1};
+    struct mt_sigstore_result res;
+    uint8_t *sig, *good, sha[32];
+    size_t sig_len = 0, good_len = 0;
+    unsigned int dl = 0;
+
+    sig = sign(k, md, msg, sizeof(msg) - 1, &sig_len);
+    EXPECT_ERR(mt_sigstore_verify_detached(pub, &art, sig, sig_len, &res),
+               MT_ERR_SIGSTORE_SIGNATURE);
+    assert_true(res.detail[0] != '\0');
+    art.path = tmpfile_with(msg, sizeof(msg) - 1);
+    art.data = NULL;
+    art.len = 0;
+    EXPECT_ERR(mt_sigstore_verify_detached(pub, &art, sig, sig_len, &res),
+               MT_ERR_SIGSTORE_SIGNATURE);
+    unlink(art.path);
+    art.path = NULL;
+    /* Digest mode cannot check a key whose hash is not SHA-256, whatever was signed. */
+    good = sign(k, EVP_PKEY_get_bits(k) == 384 ? EVP_sha384() : EVP_sha512(), msg,
+                sizeof(msg) - 1, &good_len);
+    assert_int_equal(EVP_Digest(msg, sizeof(msg) - 1, sha, &dl, EVP_sha256(), NULL), 1);
+    art.sha256 = sha;
+    EXPECT_ERR(mt_sigstore_verify_detached(pub, &art, sig, sig_len, &res),
+               MT_ERR_SIGSTORE_SIGNATURE);
+    EXPECT_ERR(mt_sigstore_verify_detached(pub, &art, good, good_len, &res),
+               MT_ERR_SIGSTORE_SIGNATURE);
+    assert_non_null(strstr(res.detail, "sha256 digest"));
+    mt_free(good);
+    mt_free(sig);
+    EVP_PKEY_free(k);
+    EVP_PKEY_free(pub);
+}
+
 static void
 test_detached(void **state)
 {
     (void)state;
     detached_roundtrip("P-256", EVP_sha256());
     detached_roundtrip("P-384", EVP_sha384());
-    detached_roundtrip("P-384", EVP_sha256()); /* what a hashedrekord entry records */
     detached_roundtrip("P-521", EVP_sha512());
     detached_roundtrip("RSA", EVP_sha256());
+    detached_wrong_hash("P-384", EVP_sha256());
+    detached_wrong_hash("P-521", EVP_sha256());
+    detached_wrong_hash("P-384", EVP_sha512());
 }
 
 static void

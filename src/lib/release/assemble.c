@@ -13,6 +13,7 @@
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"
 #include "util/mt_hex.h"
+#include "util/mt_json.h"
 
 /*
  * release assemble: the documents the reference's jq programs write
@@ -35,6 +36,8 @@ struct asm_ctx {
     char node_dir[MT_REL_MAX_PATH];
     char *why;
     size_t why_len;
+    uint8_t *container_sbom; /* the --container-sbom file, checked, written verbatim */
+    size_t container_sbom_len;
 };
 
 static const char *
@@ -391,6 +394,8 @@ manifest(const struct asm_ctx *x, const struct mt_rel_sums *bins)
         json_object_set_new(purposes, MT_REL_KMS_COMPAT,
                             json_pack("[s,s]", "operator-convenience", "auditor-required"));
         json_object_set_new(purposes, MT_REL_KMS_METADATA, json_pack("[s]", "auditor-required"));
+        json_object_set_new(purposes, MT_REL_KMS_CONTAINER_SBOM,
+                            json_pack("[s]", "auditor-convenience"));
         json_object_set_new(purposes, MT_REL_KMS_BINARIES_SBOM,
                             json_pack("[s]", "auditor-convenience"));
         for (i = 0; i < bins->n; i++)
@@ -539,6 +544,8 @@ kms_release(const struct asm_ctx *x)
     /* The reference pipes sha256sum through sort: lines ordered by digest. */
     qsort(bins_v, bins.n, sizeof(bins_v[0]), cmp_sum);
     MT_GUARD(binaries_sbom(x, &bins));
+    MT_GUARD(mt_rel_path(x->kms_dir, MT_REL_KMS_CONTAINER_SBOM, path, sizeof(path)));
+    MT_GUARD(mt_file_write_atomic(path, x->container_sbom, x->container_sbom_len, 0644));
     doc = manifest(x, &bins);
     e = write_doc(x->kms_dir, MT_REL_KMS_MANIFEST, doc, NULL);
     json_decref(doc);
@@ -603,11 +610,52 @@ mt_rel_family_dir(const char *out_dir, enum mt_rel_family f, const char *version
     return MT_OK;
 }
 
+/*
+ * The container SBOM (3.1 kms-phala-container-sbom.spdx.json, a required
+ * asset): syft's inventory of the image cannot be derived from the probes,
+ * so it is an input, checked like release verify checks it (a JSON document
+ * of at most MT_REL_MAX_DOC bytes with an SPDX spdxVersion) and copied
+ * byte for byte.
+ */
+static mt_err
+load_container_sbom(struct asm_ctx *x, const char *path)
+{
+    json_t *doc = NULL;
+    char inner[256];
+    mt_err e;
+
+    if (path == NULL)
+        return mt_rel_fail(MT_ERR_ARG, x->why, x->why_len,
+                           "a KMS release needs its container SBOM (--container-sbom FILE: "
+                           "syft <image> -o spdx-json)");
+    e = mt_file_read(path, MT_REL_MAX_DOC, &x->container_sbom, &x->container_sbom_len);
+    if (e != MT_OK)
+        return mt_rel_fail(e == MT_ERR_NOMEM ? e : MT_ERR_ARG, x->why, x->why_len,
+                           "--container-sbom %s: %s", path, mt_err_message(e));
+    e = mt_json_parse((const char *)x->container_sbom, x->container_sbom_len, MT_REL_MAX_DOC, &doc);
+    if (e == MT_OK) {
+        inner[0] = '\0';
+        e = mt_rel_schema_sbom(doc, inner, sizeof(inner));
+        json_decref(doc);
+        if (e != MT_OK && e != MT_ERR_NOMEM)
+            return mt_rel_fail(MT_ERR_ARG, x->why, x->why_len, "--container-sbom %s: %s", path,
+                               inner);
+    } else if (e != MT_ERR_NOMEM) {
+        return mt_rel_fail(MT_ERR_ARG, x->why, x->why_len,
+                           "--container-sbom %s: not a JSON document: %s", path,
+                           mt_err_message(e));
+    }
+    return e;
+}
+
+static mt_err assemble(struct asm_ctx *x);
+
 mt_err
 mt_rel_assemble(const struct mt_rel_assemble_in *in, char *why, size_t why_len)
 {
     struct asm_ctx x;
     size_t i;
+    mt_err e;
 
     if (why != NULL && why_len > 0)
         why[0] = '\0';
@@ -635,14 +683,27 @@ mt_rel_assemble(const struct mt_rel_assemble_in *in, char *why, size_t why_len)
     snprintf(x.kms_tag, sizeof(x.kms_tag), "mero-kms-v%s", x.v);
     snprintf(x.node_tag, sizeof(x.node_tag), "mero-tee-v%s", x.v);
     MT_GUARD(separated(&x));
-    MT_GUARD(mt_rel_family_dir(in->out_dir, MT_REL_KMS, x.v, x.kms_dir, sizeof(x.kms_dir)));
-    MT_GUARD(mt_rel_family_dir(in->out_dir, MT_REL_NODE, x.v, x.node_dir, sizeof(x.node_dir)));
+    MT_GUARD(load_container_sbom(&x, in->container_sbom));
+    e = assemble(&x);
+    mt_free(x.container_sbom);
+    return e;
+}
+
+static mt_err
+assemble(struct asm_ctx *x)
+{
+    const struct mt_rel_assemble_in *in = x->in;
+    char *why = x->why;
+    size_t why_len = x->why_len;
+
+    MT_GUARD(mt_rel_family_dir(in->out_dir, MT_REL_KMS, x->v, x->kms_dir, sizeof(x->kms_dir)));
+    MT_GUARD(mt_rel_family_dir(in->out_dir, MT_REL_NODE, x->v, x->node_dir, sizeof(x->node_dir)));
     if (mkdir(in->out_dir, 0755) != 0 && errno != EEXIST)
         return mt_rel_fail(MT_ERR_IO, why, why_len, "%s: %s", in->out_dir, strerror(errno));
-    if (mkdir(x.kms_dir, 0755) != 0)
-        return mt_rel_fail(MT_ERR_IO, why, why_len, "%s: %s", x.kms_dir, strerror(errno));
-    if (mkdir(x.node_dir, 0755) != 0)
-        return mt_rel_fail(MT_ERR_IO, why, why_len, "%s: %s", x.node_dir, strerror(errno));
-    MT_GUARD(node_release(&x));
-    return kms_release(&x);
+    if (mkdir(x->kms_dir, 0755) != 0)
+        return mt_rel_fail(MT_ERR_IO, why, why_len, "%s: %s", x->kms_dir, strerror(errno));
+    if (mkdir(x->node_dir, 0755) != 0)
+        return mt_rel_fail(MT_ERR_IO, why, why_len, "%s: %s", x->node_dir, strerror(errno));
+    MT_GUARD(node_release(x));
+    return kms_release(x);
 }

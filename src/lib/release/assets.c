@@ -20,12 +20,12 @@ static const char *const kms_required[] = {
     "kms-phala-attestation-policy.locked-read-only.json",
     MT_REL_KMS_COMPAT,
     MT_REL_KMS_METADATA,
+    MT_REL_KMS_CONTAINER_SBOM, /* 3.5 step 1: both SBOMs are base assets */
+    MT_REL_KMS_BINARIES_SBOM,
     NULL,
 };
 
 static const char *const kms_optional[] = {
-    MT_REL_KMS_CONTAINER_SBOM,
-    MT_REL_KMS_BINARIES_SBOM,
     MT_REL_KMS_REKOR,
     MT_REL_KMS_TRUST_BUNDLE,
     NULL,

@@ -26,8 +26,8 @@ bad(char *why, size_t why_len, size_t line, const char *what)
     return MT_ERR_RELEASE_CHECKSUMS_FORMAT;
 }
 
-static int
-name_ok(const char *s, size_t n)
+int
+mt_rel_name_ok(const char *s, size_t n)
 {
     size_t i;
 
@@ -38,10 +38,39 @@ name_ok(const char *s, size_t n)
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
 
-        if (c < 0x20 || c == 0x7f || c == '\\')
+        /* Printable ASCII only: asset names go into reports (UTF-8 JSON) and URLs. */
+        if (c < 0x20 || c > 0x7e || c == '\\' || c == '/')
             return 0;
     }
     return 1;
+}
+
+/* Why a name is refused, for the report. */
+static const char *
+name_problem(const char *s, size_t n)
+{
+    size_t i;
+
+    if (n == 0 || n > MT_REL_MAX_NAME)
+        return "bad file name length";
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c < 0x20 || c > 0x7e)
+            return "the file name is not printable ASCII";
+    }
+    return "bad file name";
+}
+
+mt_err
+mt_rel_sha256(const void *data, size_t len, uint8_t out[32])
+{
+    unsigned int dl = 32;
+
+    MT_ENSURE(data != NULL || len == 0, MT_ERR_ARG);
+    MT_ENSURE(EVP_Digest(len > 0 ? data : "", len, out, &dl, EVP_sha256(), NULL) == 1 && dl == 32,
+              MT_ERR_CRYPTO);
+    return MT_OK;
 }
 
 void
@@ -122,8 +151,8 @@ mt_rel_checksums_parse(const char *text, size_t len, struct mt_rel_sums *out, ch
             nlen -= (size_t)(slash + 1 - name);
             name = slash + 1;
         }
-        if (!name_ok(name, nlen)) {
-            e = bad(why, why_len, line, "bad file name");
+        if (!mt_rel_name_ok(name, nlen)) {
+            e = bad(why, why_len, line, name_problem(name, nlen));
             goto out;
         }
         memcpy(cur->name, name, nlen);

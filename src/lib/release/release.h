@@ -73,11 +73,12 @@ int mt_rel_profile_index(const char *name);
 /*
  * The required assets of a family (always signed), in a fixed order:
  * i = 0.. until NULL.  KMS: checksums, manifest, generic policy, the three
- * profile policies, compatibility map, container metadata.  Node:
+ * profile policies, compatibility map, container metadata, container SBOM,
+ * binaries SBOM (3.5 step 1's base assets plus the profile policies).  Node:
  * published-mrtds, provenance, SBOM, checksums.
  */
 const char *mt_rel_required_asset(enum mt_rel_family f, size_t i);
-/* Assets a KMS release may carry (SBOMs, rekor index, trust bundle): signed when present. */
+/* Assets a KMS release may carry (rekor index, trust bundle): signed when present. */
 const char *mt_rel_optional_asset(enum mt_rel_family f, size_t i);
 
 /* ---- checksums.c: sha256sum output ---- */
@@ -98,7 +99,7 @@ struct mt_rel_sums {
  * directory prefix reduced to the base name, the last newline optional.
  * Refused (MT_ERR_RELEASE_CHECKSUMS_FORMAT, why says the line): no lines, an
  * empty or CRLF line, a bad digest, a name that is empty, "." / "..", over
- * MT_REL_MAX_NAME or with control characters, a base name listed twice,
+ * MT_REL_MAX_NAME or not printable ASCII (mt_rel_name_ok), a base name listed twice,
  * more than MT_REL_MAX_CHECKSUM_LINES lines; MT_ERR_TOO_LARGE over
  * MT_REL_MAX_CHECKSUMS bytes.
  */
@@ -109,6 +110,13 @@ void mt_rel_checksums_free(struct mt_rel_sums *s);
 const struct mt_rel_sum *mt_rel_checksums_find(const struct mt_rel_sums *s, const char *name);
 /* Append the lines of s, in its order, to out. */
 MT_WUR mt_err mt_rel_checksums_format(const struct mt_rel_sums *s, struct mt_buf *out);
+/* SHA-256 of len bytes. MT_ERR_CRYPTO. */
+MT_WUR mt_err mt_rel_sha256(const void *data, size_t len, uint8_t out[32]);
+/*
+ * Is s[0..n) a usable asset base name: 1 to MT_REL_MAX_NAME printable ASCII
+ * characters (0x20-0x7e) other than '/' and backslash, not "." or ".."?
+ */
+int mt_rel_name_ok(const char *s, size_t n);
 /* SHA-256 of a regular file of at most max bytes, streamed. MT_ERR_IO, MT_ERR_TOO_LARGE. */
 MT_WUR mt_err mt_rel_file_sha256(const char *path, uint64_t max, uint8_t out[32]);
 

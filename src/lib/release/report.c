@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,70 @@
 
 #define MAX_CHECKS 4096u
 #define MAX_DETAIL 1024
+
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates, > U+10FFFF), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len, i;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0u) != 0x80u)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/*
+ * A copy of s that is valid UTF-8 (what a JSON string must be; review
+ * finding 6): valid sequences are kept, every other byte is written as the
+ * four characters \xHH.  Names come from files and details quote them.
+ */
+static char *
+utf8_clean(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, o = 0, k;
+    char *out = mt_malloc(4 * n + 1);
+
+    if (out == NULL)
+        return NULL;
+    while (i < n) {
+        k = utf8_seq(p + i, n - i);
+        if (k == 0) {
+            snprintf(out + o, 5, "\\x%02x", p[i]);
+            o += 4;
+            i++;
+            continue;
+        }
+        memcpy(out + o, p + i, k);
+        o += k;
+        i += k;
+    }
+    out[o] = '\0';
+    return out;
+}
 
 void
 mt_rel_report_init(struct mt_rel_report *r)
@@ -57,8 +122,8 @@ mt_rel_report_add(struct mt_rel_report *r, const char *name, mt_err err, const c
         va_end(ap);
     }
     c = &r->v[r->n];
-    c->name = mt_strdup(name);
-    c->detail = mt_strdup(detail);
+    c->name = utf8_clean(name);
+    c->detail = utf8_clean(detail);
     c->err = err;
     if (c->name == NULL || c->detail == NULL) {
         mt_free(c->name);

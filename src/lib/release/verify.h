@@ -15,7 +15,10 @@
  *   checksum:<name>      each listed file exists and has that SHA-256
  *   schema:<name>        each JSON document follows its schema (schema.h)
  *   consistency:* / separation:*   the cross-document checks (schema.h)
- *   signature:<name>     each asset's signature, by the verify_sig callback
+ *   assets:purposes      (KMS) every asset the manifest's asset_purposes
+ *                        names is present (and, below, signed)
+ *   signature:<name>     each asset's signature, by the verify_sig callback,
+ *                        over the bytes the other checks read
  *   consistency:rekor-index  (KMS, when the index is present) its entries
  *                        match the directory: mt_rel_rekor_index_check
  *   assets:unlisted      no file in dir is outside the release: every entry
@@ -26,11 +29,31 @@
  */
 
 /*
- * Verify the signature sidecars of dir/asset.  MT_OK when verified;
- * otherwise the error (MT_ERR_RELEASE_SIGNATURE_MISSING, ..._UNVERIFIABLE,
- * ..._NO_TRUST, or a sigstore_* code) with why filled.
+ * One file of a release as verify read it: the directory is opened once,
+ * each file once (openat, O_NOFOLLOW, a regular file, bounded), and every
+ * check that concerns it (checksum, schema, consistency, signature) and
+ * every caller of the loaded documents uses these bytes, so what was
+ * checked is what is used (no time-of-check/time-of-use gap).  Sidecars
+ * are read the same way, when the asset is.
  */
-typedef mt_err (*mt_rel_sig_fn)(void *arg, const char *dir, const char *asset, char *why,
+struct mt_rel_asset {
+    const char *name;
+    const uint8_t *data; /* the file; NULL when it is missing or unreadable */
+    size_t len;
+    uint8_t sha256[32];                       /* of data */
+    const uint8_t *sig, *bundle;              /* <name>.sig, <name>.bundle.json, or NULL */
+    size_t sig_len, bundle_len;
+    mt_err sig_err, bundle_err;               /* a sidecar present but unreadable (too large) */
+    int has_pem;                              /* <name>.pem is a regular file */
+};
+
+/*
+ * Verify the signature of an asset over asset->data with its sidecars.
+ * MT_OK when verified; otherwise the error (MT_ERR_RELEASE_SIGNATURE_MISSING,
+ * ..._UNVERIFIABLE, ..._NO_TRUST, ..._ASSET_MISSING, or a sigstore_* code)
+ * with why filled.
+ */
+typedef mt_err (*mt_rel_sig_fn)(void *arg, const struct mt_rel_asset *asset, char *why,
                                 size_t why_len);
 
 struct mt_rel_verify_opts {
@@ -46,13 +69,16 @@ struct mt_rel_verify_opts {
  * that use them afterwards (merod-config, catalog).  Owned; freed by
  * mt_rel_loaded_free.
  */
+struct mt_rel_file; /* verify.c: one file read once, with its sidecars */
+
 struct mt_rel_loaded {
-    struct mt_rel_kms_docs kms;
+    struct mt_rel_kms_docs kms; /* kms.policy_raw / generic_raw point into files */
     struct mt_rel_node_docs node;
-    json_t *rekor;                         /* kms-phala-rekor-index.json when present and valid */
-    uint8_t *raw[MT_REL_NUM_PROFILES + 1]; /* policy files, then the generic one */
+    json_t *rekor; /* kms-phala-rekor-index.json when present and valid */
     struct mt_rel_sums sums;
     int have_sums;
+    struct mt_rel_file *files; /* every file verify read, each once */
+    size_t n_files, cap_files;
 };
 
 /*
@@ -66,8 +92,9 @@ void mt_rel_loaded_free(struct mt_rel_loaded *l);
 
 /*
  * Is name an asset of a release of family f: a required or optional
- * asset, a line of the checksums (sums, may be NULL) or a binary of the
- * KMS manifest (manifest, may be NULL)?  Sidecars are not assets.
+ * asset, a line of the checksums (sums, may be NULL), a binary of the KMS
+ * manifest or a key of its asset_purposes (manifest, may be NULL)?
+ * Sidecars are not assets.
  */
 int mt_rel_asset_listed(enum mt_rel_family f, const struct mt_rel_sums *sums,
                         const json_t *manifest, const char *name);
@@ -138,13 +165,13 @@ MT_WUR mt_err mt_rel_family_identity(enum mt_rel_family f, const char *repositor
                                      size_t out_len);
 
 /*
- * Per asset: with a key, every present sidecar (<asset>.bundle.json,
+ * Per asset, over asset->data: with a key, every present sidecar (<asset>.bundle.json,
  * <asset>.sig) must verify with it and at least one must exist; without a
  * key, <asset>.bundle.json must verify against the trusted root and the
  * identity.  A .sig + .pem pair without a bundle (what node releases ship)
  * cannot be verified offline (shared/specs/sigstore.md 0, 4.12):
  * MT_ERR_RELEASE_UNVERIFIABLE.
  */
-mt_err mt_rel_sigcheck(void *trust, const char *dir, const char *asset, char *why, size_t why_len);
+mt_err mt_rel_sigcheck(void *trust, const struct mt_rel_asset *asset, char *why, size_t why_len);
 
 #endif

@@ -2,8 +2,9 @@
  * The Fulcio certificate path at a verified signing time (sigstore.md 4.7,
  * "hybrid model"): only the trusted root's CA certificates are used, the
  * anchor is the chain's last element, every certificate must be valid at
- * t, and the leaf needs digitalSignature and codeSigning (OpenSSL 3.0 has
- * no code-signing purpose, so both are checked by hand).
+ * t, the leaf needs digitalSignature and codeSigning, and an issuer with
+ * an EKU extension must allow codeSigning (OpenSSL 3.0 has no code-signing
+ * purpose, so these are checked by hand).
  */
 #include <string.h>
 #include <time.h>
@@ -24,6 +25,28 @@ leaf_usage(X509 *leaf)
                   (X509_get_extended_key_usage(leaf) & XKU_CODE_SIGN) != 0,
               MT_ERR_SIGSTORE_CERT_USAGE);
     return MT_OK;
+}
+
+/*
+ * Go's x509 (and so cosign and sigstore-go) requires the requested usage of
+ * every certificate in the path that restricts its extended key usage: an
+ * issuer with an EKU extension must allow codeSigning or anyExtendedKeyUsage
+ * (4.7).  Issuers without the extension are unrestricted.
+ */
+static int
+issuers_allow_code_signing(STACK_OF(X509) *chain)
+{
+    int i;
+    X509 *c;
+
+    for (i = 1; i < sk_X509_num(chain); i++) {
+        c = sk_X509_value(chain, i);
+        if (X509_get_ext_by_NID(c, NID_ext_key_usage, -1) < 0)
+            continue;
+        if ((X509_get_extended_key_usage(c) & (XKU_CODE_SIGN | XKU_ANYEKU)) == 0)
+            return 0;
+    }
+    return 1;
 }
 
 /* Verify leaf up to ca's anchor at when; the issuer of the leaf on success. */
@@ -56,6 +79,10 @@ chain_at(const struct sig_ca *ca, X509 *leaf, int64_t when, X509 **issuer, int *
     chain = X509_STORE_CTX_get0_chain(ctx);
     if (chain == NULL || sk_X509_num(chain) < 2) {
         /* The leaf itself is no anchor of ours: a chain has at least two elements. */
+        goto out;
+    }
+    if (!issuers_allow_code_signing(chain)) {
+        *why = X509_V_ERR_INVALID_PURPOSE;
         goto out;
     }
     *issuer = sk_X509_value(chain, 1);

@@ -81,19 +81,30 @@ out:
 
 mt_err
 sig_keyed_signature(EVP_PKEY *key, const struct sig_digest *d, const uint8_t *sig, size_t sig_len,
-                    struct mt_sigstore_result *res)
+                    int key_md_only, struct mt_sigstore_result *res)
 {
     const EVP_MD *md = sig_key_md(key);
     mt_err e;
 
     MT_ENSURE(key_supported(key), sig_fail(res, MT_ERR_SIGSTORE_KEY, "unsupported key type"));
-    if (EVP_MD_get_type(md) != NID_sha256 && d->extra_md != NULL &&
-        EVP_MD_get_type(d->extra_md) == EVP_MD_get_type(md)) {
-        e = sig_verify_prehashed(key, md, d->extra, d->extra_len, sig, sig_len);
-        if (e == MT_OK)
-            return MT_OK;
+    if (EVP_MD_get_type(md) != NID_sha256) {
+        if (d->extra_md != NULL && EVP_MD_get_type(d->extra_md) == EVP_MD_get_type(md)) {
+            e = sig_verify_prehashed(key, md, d->extra, d->extra_len, sig, sig_len);
+            if (e == MT_OK || key_md_only)
+                return e == MT_OK ? MT_OK
+                                  : sig_fail(res, e,
+                                             "signature does not verify with the given public "
+                                             "key over the %s of the artifact",
+                                             EVP_MD_get0_name(md));
+        } else if (key_md_only) {
+            /* Digest mode gives only the SHA-256; this key signs another hash. */
+            return sig_fail(res, MT_ERR_SIGSTORE_SIGNATURE,
+                            "a P-%d key signs the %s of the artifact; give the file, not its "
+                            "sha256 digest",
+                            EVP_PKEY_get_bits(key), EVP_MD_get0_name(md));
+        }
     }
-    /* SHA-256 for P-256 and RSA, and what a hashedrekord entry records for any key. */
+    /* SHA-256 for P-256 and RSA; in a bundle, what a hashedrekord entry records for any key. */
     e = sig_verify_prehashed(key, EVP_sha256(), d->sha256, 32, sig, sig_len);
     if (e != MT_OK)
         return sig_fail(res, e, "signature does not verify with the given public key");
@@ -138,7 +149,8 @@ mt_sigstore_verify_detached(EVP_PKEY *key, const struct mt_sigstore_artifact *ar
         n = sig_len;
     }
     MT_GUARD_GOTO(sig_artifact_digest(artifact, sig_key_md(key), &d, res), rv, out);
-    MT_GUARD_GOTO(sig_keyed_signature(key, &d, s, n, res), rv, out);
+    /* 5.1: a detached signature is over the key type's hash only. */
+    MT_GUARD_GOTO(sig_keyed_signature(key, &d, s, n, 1, res), rv, out);
     rv = MT_OK;
 out:
     mt_free(raw);

@@ -114,7 +114,9 @@ struct sig_bundle {
     uint8_t msg_digest[32];
 };
 
-/* Printf into a result's detail (NULL res: nothing); returns e for chaining. */
+/* Make s well-formed UTF-8 in place: a sequence cut at the end is dropped, bad bytes become ?. */
+void sig_utf8_fix(char *s);
+/* Printf into a result's detail (NULL res: nothing; kept UTF-8); returns e for chaining. */
 mt_err sig_fail(struct mt_sigstore_result *res, mt_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -250,7 +252,14 @@ MT_WUR mt_err sig_verify_message(EVP_PKEY *key, const uint8_t *msg, size_t len, 
 
 /* keyed.c (section 5) */
 const EVP_MD *sig_key_md(EVP_PKEY *key);
+/*
+ * The signature over the artifact with a pinned key.  key_md_only: only the
+ * key type's hash (5.1; detached signatures); otherwise SHA-256 is accepted
+ * for any key as well (bundles: the hash a hashedrekord entry records, and
+ * what sigstore-python signs with a P-384 key).
+ */
 MT_WUR mt_err sig_keyed_signature(EVP_PKEY *key, const struct sig_digest *d, const uint8_t *sig,
-                                  size_t sig_len, struct mt_sigstore_result *res);
+                                  size_t sig_len, int key_md_only,
+                                  struct mt_sigstore_result *res);
 
 #endif

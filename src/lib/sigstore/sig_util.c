@@ -14,6 +14,58 @@
 #include "util/mt_b64.h"
 #include "util/mt_time.h"
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 when there is none. */
+static size_t
+utf8_seq(const unsigned char *s)
+{
+    uint32_t cp, min;
+    size_t len, i;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2, cp = s[0] & 0x1Fu, min = 0x80;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3, cp = s[0] & 0x0Fu, min = 0x800;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4, cp = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+void
+sig_utf8_fix(char *s)
+{
+    unsigned char *r = (unsigned char *)s, *w = r;
+    size_t n, i;
+
+    while (*r != '\0') {
+        n = utf8_seq(r);
+        if (n == 0) {
+            /* A sequence cut by a truncation at the end is dropped, other bad bytes become '?'. */
+            for (i = 1; i < 4 && r[i] != '\0' && (r[i] & 0xC0) == 0x80; i++)
+                ;
+            if (r[0] >= 0xC2 && r[0] <= 0xF4 && r[i] == '\0')
+                break;
+            *w++ = '?';
+            r++;
+            continue;
+        }
+        for (i = 0; i < n; i++)
+            *w++ = *r++;
+    }
+    *w = '\0';
+}
+
 mt_err
 sig_fail(struct mt_sigstore_result *res, mt_err e, const char *fmt, ...)
 {
@@ -23,6 +75,8 @@ sig_fail(struct mt_sigstore_result *res, mt_err e, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(res->detail, sizeof(res->detail), fmt, ap);
         va_end(ap);
+        /* %.160s and the buffer's end may cut a character; details are UTF-8 (JSON output). */
+        sig_utf8_fix(res->detail);
     }
     return e;
 }

@@ -66,19 +66,20 @@ check_proof(const struct sig_tlog_entry *e, const struct sig_log *log, int v2,
 }
 
 /*
- * One tlog entry (4.4 a-g).  *counted: the entry is from a known log and
- * verified; *timed: its integratedTime is covered by a verified SET.
+ * One tlog entry (4.4 a-g).  *counted: the log of an entry from a known log
+ * that verified (NULL otherwise); *timed: its integratedTime is covered by a
+ * verified SET (whose time was checked against the log key's window).
  */
 static mt_err
 check_entry(const struct mt_sigstore_trust *trust, const struct sig_tlog_entry *e, X509 *leaf,
-            const struct sig_binding *bind, int *counted, int *timed,
+            const struct sig_binding *bind, const struct sig_log **counted, int *timed,
             struct mt_sigstore_result *res)
 {
     const struct sig_log *log;
     int64_t nb, na;
     int v2;
 
-    *counted = 0;
+    *counted = NULL;
     *timed = 0;
     log = sig_trust_find_tlog(trust, e->log_id);
     if (log == NULL)
@@ -125,35 +126,102 @@ check_entry(const struct mt_sigstore_trust *trust, const struct sig_tlog_entry *
                            "integratedTime %lld outside the certificate validity [%lld, %lld]",
                            (long long)e->integrated_time, (long long)nb, (long long)na));
     }
-    *counted = 1;
+    *counted = log;
     return MT_OK;
 }
 
+/*
+ * Every tlog entry (4.4 a-f); logs[i] is the log of entry i when it verified,
+ * timed[i] whether a verified SET covers its integratedTime.  SET-covered
+ * times are appended to times.  Whether an entry counts is settled by
+ * count_entries, once the RFC 3161 times are known.
+ */
 static mt_err
 check_entries(const struct mt_sigstore_trust *trust, const struct sig_bundle *b,
-              const struct sig_binding *bind, int64_t *times, size_t *n_times,
-              struct mt_sigstore_result *res)
+              const struct sig_binding *bind, const struct sig_log **logs, int *timed,
+              int64_t *times, size_t *n_times, struct mt_sigstore_result *res)
 {
-    size_t i, verified = 0;
-    int counted, timed;
+    size_t i;
 
     *n_times = 0;
     for (i = 0; i < b->n_entries; i++) {
         const struct sig_tlog_entry *e = &b->entries[i];
 
-        MT_GUARD(check_entry(trust, e, b->leaf, bind, &counted, &timed, res));
-        if (!counted)
-            continue;
-        if (verified++ == 0 || (timed && res->signing_time < 0)) {
-            res->log_index = e->log_index;
-            mt_hex_encode(e->log_id, 32, res->log_id_hex);
-        }
-        if (timed) {
+        MT_GUARD(check_entry(trust, e, b->leaf, bind, &logs[i], &timed[i], res));
+        if (logs[i] != NULL && timed[i]) {
             times[(*n_times)++] = e->integrated_time;
             if (res->signing_time < 0)
                 res->signing_time = e->integrated_time;
         }
     }
+    return MT_OK;
+}
+
+/*
+ * 3.2 / 4.4 g: the log key's validFor for an entry without a SET.  A SET
+ * ties integratedTime to the log key's window (set.c); an entry that only
+ * has an inclusion proof (Rekor v2, proof-only Rekor v1) is vouched for by
+ * the log key at the verified signing times instead: every RFC 3161 genTime
+ * must lie in the window (closed, as elsewhere), so a retired log key does
+ * not keep witnessing entries.  With no verified time at all (key mode
+ * without a timestamp) nothing places the entry in time, so it counts only
+ * while the key's window is open-ended.  sigstore-go likewise checks every
+ * verified time against the validity windows of the keys it uses.
+ */
+static mt_err
+unset_entry_window(const struct sig_tlog_entry *e, const struct sig_log *log, const int64_t *tsa,
+                   size_t n_tsa, int *counts, struct mt_sigstore_result *res)
+{
+    size_t i;
+
+    *counts = 0;
+    if (n_tsa == 0) {
+        *counts = log->valid.end_ms == SIG_TIME_OPEN;
+        return MT_OK;
+    }
+    for (i = 0; i < n_tsa; i++)
+        MT_ENSURE(tsa[i] >= 0 && tsa[i] <= INT64_MAX / 1000 &&
+                      sig_window_contains(&log->valid, tsa[i] * 1000),
+                  sig_fail(res, MT_ERR_SIGSTORE_TLOG_KEY_TIME,
+                           "tlog entry %lld has no signed entry timestamp, and the signing time "
+                           "%lld is outside the validity of its log key (%s)",
+                           (long long)e->log_index, (long long)tsa[i], log->base_url));
+    *counts = 1;
+    return MT_OK;
+}
+
+/* 4.4 g: the entries that count, the threshold, and the entry reported in res. */
+static mt_err
+count_entries(const struct sig_bundle *b, const struct sig_log *const *logs, const int *timed,
+              const int64_t *tsa, size_t n_tsa, struct mt_sigstore_result *res)
+{
+    size_t i, verified = 0, closed = 0;
+    int counts, reported_timed = 0;
+
+    for (i = 0; i < b->n_entries; i++) {
+        const struct sig_tlog_entry *e = &b->entries[i];
+
+        if (logs[i] == NULL)
+            continue;
+        counts = timed[i];
+        if (!counts) {
+            MT_GUARD(unset_entry_window(e, logs[i], tsa, n_tsa, &counts, res));
+            if (!counts) {
+                closed++;
+                continue;
+            }
+        }
+        if (verified++ == 0 || (timed[i] && !reported_timed)) {
+            res->log_index = e->log_index;
+            mt_hex_encode(e->log_id, 32, res->log_id_hex);
+            reported_timed = timed[i];
+        }
+    }
+    MT_ENSURE(verified >= 1 || closed == 0,
+              sig_fail(res, MT_ERR_SIGSTORE_TLOG_KEY_TIME,
+                       "no verified signing time places the tlog entries inside their log keys' "
+                       "validity (%zu entries without a signed entry timestamp or timestamp)",
+                       closed));
     MT_ENSURE(verified >= 1,
               sig_fail(res, MT_ERR_SIGSTORE_NO_TLOG,
                        "no tlog entry from a log of the trusted root (%zu entries)", b->n_entries));
@@ -252,8 +320,10 @@ mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
     struct sig_binding bind;
     struct sig_digest d;
     int64_t times[SIG_MAX_TLOG_ENTRIES + SIG_MAX_TIMESTAMPS];
+    const struct sig_log *logs[SIG_MAX_TLOG_ENTRIES];
+    int timed[SIG_MAX_TLOG_ENTRIES];
     uint8_t *spki = NULL, pae_sha[32];
-    size_t spki_len = 0, n_times = 0;
+    size_t spki_len = 0, n_times = 0, n_set = 0;
     EVP_PKEY *key;
     mt_err rv;
 
@@ -305,7 +375,7 @@ mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
         if (b->is_dsse)
             MT_GUARD_GOTO(sig_dsse_verify(key, sig_key_md(key), b, d.sha256, res), rv, out);
         else
-            MT_GUARD_GOTO(sig_keyed_signature(key, &d, b->sig, b->sig_len, res), rv, out);
+            MT_GUARD_GOTO(sig_keyed_signature(key, &d, b->sig, b->sig_len, 0, res), rv, out);
         MT_GUARD_GOTO(sig_spki_der(key, &spki, &spki_len), rv, out);
         bind.material_der = spki;
         bind.material_der_len = spki_len;
@@ -328,9 +398,15 @@ mt_sigstore_verify_bundle(const struct mt_sigstore_trust *trust,
                    sig_fail(res, MT_ERR_ARG, "a trusted root is needed to check tlog entries"), rv,
                    out);
     if (b->n_entries > 0)
-        MT_GUARD_GOTO(check_entries(trust, b, &bind, times, &n_times, res), rv, out);
-    /* 4.5: RFC 3161 timestamps (in key mode only with a trusted root; the time is not used). */
+        MT_GUARD_GOTO(check_entries(trust, b, &bind, logs, timed, times, &n_times, res), rv, out);
+    n_set = n_times;
+    /*
+     * 4.5: RFC 3161 timestamps (in key mode only with a trusted root; there
+     * the times only place SET-less entries in their log key's window).
+     */
     MT_GUARD_GOTO(check_timestamps(trust, b, times, &n_times, res), rv, out);
+    if (b->n_entries > 0)
+        MT_GUARD_GOTO(count_entries(b, logs, timed, times + n_set, n_times - n_set, res), rv, out);
     if (key != NULL) {
         rv = MT_OK;
         goto out;

@@ -231,8 +231,8 @@ X(MT_ERR_SIGSTORE_MISSING_PROMISE, "sigstore_missing_promise", 422, "",
 X(MT_ERR_SIGSTORE_MISSING_PROOF, "sigstore_missing_inclusion_proof", 422, "",
   "A v0.2+ bundle tlog entry lacks its inclusion proof")
 X(MT_ERR_SIGSTORE_UNSUPPORTED, "sigstore_unsupported", 422, "",
-  "Unsupported Sigstore material (phase 2: DSSE, Rekor v2, RFC 3161 as the only time, "
-  "Ed25519)")
+  "Unsupported Sigstore material (intoto 0.0.2 and dsse 0.0.2 entries, Rekor v2 entries for "
+  "keys other than P-256, DSSE payloads other than in-toto, Ed25519 cosign keys)")
 X(MT_ERR_SIGSTORE_KEY_REQUIRED, "sigstore_key_required", 422, "",
   "Bundle was signed with a key, but no public key was given")
 X(MT_ERR_SIGSTORE_MATERIAL, "sigstore_material_mismatch", 422, "",
@@ -299,6 +299,9 @@ X(MT_ERR_SIGSTORE_CHECKPOINT_ORIGIN, "sigstore_checkpoint_origin", 422, "",
   "Rekor v2 checkpoint origin is not the log's baseUrl host")
 X(MT_ERR_SIGSTORE_DSSE_SUBJECT, "sigstore_dsse_subject", 422, "",
   "The in-toto statement in the DSSE envelope does not name the artifact's SHA-256")
+X(MT_ERR_SIGSTORE_TLOG_KEY_TIME, "sigstore_tlog_key_time", 422, "",
+  "A tlog entry without a signed entry timestamp is not inside its log key's validity at the "
+  "signing time")
 
 /* release; mero-tee-reference.md section 3 */
 X(MT_ERR_RELEASE_ASSET_MISSING, "release_asset_missing", 422, "",
