@@ -80,8 +80,9 @@ print_report(const struct mt_rel_report *r, const char *title, int as_json)
 
         if (j == NULL) {
             /* Report strings are valid UTF-8 (report.c): only an internal failure gets here. */
-            fprintf(stderr, "mero-tee release verify: internal error: the JSON report could not "
-                            "be built (%s)\n",
+            fprintf(stderr,
+                    "mero-tee release verify: internal error: the JSON report could not "
+                    "be built (%s)\n",
                     mt_err_code(MT_ERR_INTERNAL));
             return MT_EXIT_FAIL;
         }
@@ -91,8 +92,9 @@ print_report(const struct mt_rel_report *r, const char *title, int as_json)
         mt_buf_init(&b, 4u * 1024u * 1024u);
         if (mt_rel_report_text(r, title, &b) != MT_OK) {
             mt_buf_free(&b);
-            fprintf(stderr, "mero-tee release verify: internal error: the report could not be "
-                            "printed (%s)\n",
+            fprintf(stderr,
+                    "mero-tee release verify: internal error: the report could not be "
+                    "printed (%s)\n",
                     mt_err_code(MT_ERR_INTERNAL));
             return MT_EXIT_FAIL;
         }

@@ -185,13 +185,12 @@ setup(void **state)
             snprintf(a[i], sizeof(a[i]), "%s/%s", probes, names[i]);
         snprintf(meta, sizeof(meta), "%s/meta.json", probes);
         snprintf(bin, sizeof(bin), "%s/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz", probes);
-        rc = mt_test_run_cli(&out, "release", "assemble", "--meta", meta, "--node-probe", a[0],
-                             "--node-probe", a[1], "--node-probe", a[2], "--kms-probe", a[3],
-                             "--kms-probe", a[4], "--kms-probe", a[5], "--binary", bin,
-                             "--container-sbom",
-                             MT_SOURCE_DIR
-                             "/tests/golden/release/inputs/kms-phala-container-sbom.spdx.json",
-                             "--out", root, NULL);
+        rc = mt_test_run_cli(
+            &out, "release", "assemble", "--meta", meta, "--node-probe", a[0], "--node-probe", a[1],
+            "--node-probe", a[2], "--kms-probe", a[3], "--kms-probe", a[4], "--kms-probe", a[5],
+            "--binary", bin, "--container-sbom",
+            MT_SOURCE_DIR "/tests/golden/release/inputs/kms-phala-container-sbom.spdx.json",
+            "--out", root, NULL);
         mt_free(out);
         assert_int_equal(rc, 0);
     }

@@ -642,8 +642,7 @@ load_container_sbom(struct asm_ctx *x, const char *path)
                                inner);
     } else if (e != MT_ERR_NOMEM) {
         return mt_rel_fail(MT_ERR_ARG, x->why, x->why_len,
-                           "--container-sbom %s: not a JSON document: %s", path,
-                           mt_err_message(e));
+                           "--container-sbom %s: not a JSON document: %s", path, mt_err_message(e));
     }
     return e;
 }

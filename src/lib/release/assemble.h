@@ -56,7 +56,7 @@ struct mt_rel_assemble_in {
     const char *const *binaries; /* paths of the KMS binary archives (copied) */
     size_t num_binaries;
     const char *container_sbom; /* path of kms-phala-container-sbom.spdx.json (required) */
-    const char *out_dir; /* receives mero-kms-vX.Y.Z/ and mero-tee-vX.Y.Z/ */
+    const char *out_dir;        /* receives mero-kms-vX.Y.Z/ and mero-tee-vX.Y.Z/ */
 };
 
 /*
@@ -66,8 +66,8 @@ struct mt_rel_assemble_in {
  * values distinct, no KMS RTMR3 equal to a node one), or assembly refuses
  * with MT_ERR_RELEASE_SEPARATION: the reference's guards never ran
  * (defects 17, 29).  The container SBOM (a required KMS asset that cannot
- * be derived offline) must be given: an SPDX JSON document, copied as is.  Errors: MT_ERR_ARG, MT_ERR_IO, MT_ERR_NOMEM,
- * MT_ERR_RELEASE_SEPARATION; why says what.
+ * be derived offline) must be given: an SPDX JSON document, copied as is.  Errors: MT_ERR_ARG,
+ * MT_ERR_IO, MT_ERR_NOMEM, MT_ERR_RELEASE_SEPARATION; why says what.
  */
 MT_WUR mt_err mt_rel_assemble(const struct mt_rel_assemble_in *in, char *why, size_t why_len);
 

@@ -127,8 +127,7 @@ get_one(const char *base, int plain_http, const char *name, const char *dest, ui
     ok &= curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300000L) == CURLE_OK;
-    ok &=
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, plain_http ? "http" : "https") == CURLE_OK;
+    ok &= curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, plain_http ? "http" : "https") == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L) == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
     ok &= curl_easy_setopt(h, CURLOPT_MAXREDIRS, 5L) == CURLE_OK;
@@ -178,8 +177,8 @@ out:
 }
 
 static mt_err
-get_with_sidecars(const char *base, int plain_http, const char *name, const char *dest, uint64_t max, char *why,
-                  size_t why_len)
+get_with_sidecars(const char *base, int plain_http, const char *name, const char *dest,
+                  uint64_t max, char *why, size_t why_len)
 {
     static const char *const suffix[3] = {".sig", ".pem", ".bundle.json"};
     char side[MT_REL_MAX_NAME + 16];
@@ -191,13 +190,14 @@ get_with_sidecars(const char *base, int plain_http, const char *name, const char
         int g2;
 
         snprintf(side, sizeof(side), "%s%s", name, suffix[i]);
-        MT_GUARD(get_one(base, plain_http, side, dest, i == 2 ? MT_REL_MAX_DOC : MT_REL_MAX_SIG_FILE, &g2, why,
-                         why_len));
+        MT_GUARD(get_one(base, plain_http, side, dest,
+                         i == 2 ? MT_REL_MAX_DOC : MT_REL_MAX_SIG_FILE, &g2, why, why_len));
     }
     return MT_OK;
 }
 
-/* The assets the manifest's asset_purposes names that were not fetched yet (verify requires them). */
+/* The assets the manifest's asset_purposes names that were not fetched yet (verify requires them).
+ */
 static mt_err
 get_purposes(const char *base, int plain, const char *dest, const struct mt_rel_sums *sums,
              char *why, size_t why_len)

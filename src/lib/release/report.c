@@ -14,7 +14,8 @@
 #define MAX_CHECKS 4096u
 #define MAX_DETAIL 1024
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates, > U+10FFFF), or 0. */
+/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates, > U+10FFFF), or 0.
+ */
 static size_t
 utf8_seq(const unsigned char *s, size_t n)
 {

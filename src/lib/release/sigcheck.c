@@ -32,8 +32,7 @@ fail_res(mt_err e, const struct mt_sigstore_result *res, const char *what, char 
 }
 
 static mt_err
-check_bundle(const struct mt_rel_trust *t, const struct mt_rel_asset *a, char *why,
-             size_t why_len)
+check_bundle(const struct mt_rel_trust *t, const struct mt_rel_asset *a, char *why, size_t why_len)
 {
     struct mt_sigstore_artifact art = {NULL, a->data, a->len, NULL};
     struct mt_sigstore_policy pol;

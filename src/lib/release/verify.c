@@ -414,8 +414,9 @@ load_doc(struct ctx *x, const char *name, enum doc_kind kind, const char *profil
         snprintf(x->why, sizeof(x->why), "%s", file_why(f));
         return check(x, "schema", name, f->err);
     }
-    e = f->len > MT_REL_MAX_DOC ? MT_ERR_TOO_LARGE
-                                : mt_json_parse((const char *)f->data, f->len, MT_REL_MAX_DOC, &doc);
+    e = f->len > MT_REL_MAX_DOC
+            ? MT_ERR_TOO_LARGE
+            : mt_json_parse((const char *)f->data, f->len, MT_REL_MAX_DOC, &doc);
     if (e == MT_ERR_NOMEM)
         return e;
     if (e != MT_OK) {
@@ -478,8 +479,8 @@ schemas_kms(struct ctx *x)
                       &k->generic_len));
     for (i = 0; i < MT_REL_NUM_PROFILES; i++) {
         MT_GUARD(mt_rel_policy_asset(mt_rel_profiles[i], name, sizeof(name)));
-        MT_GUARD(load_doc(x, name, DOC_POLICY, mt_rel_profiles[i], &k->policy[i],
-                          &k->policy_raw[i], &k->policy_len[i]));
+        MT_GUARD(load_doc(x, name, DOC_POLICY, mt_rel_profiles[i], &k->policy[i], &k->policy_raw[i],
+                          &k->policy_len[i]));
     }
     MT_GUARD(load_doc(x, MT_REL_KMS_COMPAT, DOC_COMPAT, NULL, &k->compat, NULL, NULL));
     MT_GUARD(load_doc(x, MT_REL_KMS_METADATA, DOC_META, NULL, &k->metadata, NULL, NULL));
@@ -556,8 +557,9 @@ purposes(struct ctx *x)
             continue;
         e = MT_ERR_RELEASE_ASSET_MISSING;
         if (missing++ == 0)
-            used = snprintf(x->why, sizeof(x->why), "asset_purposes names assets that are not "
-                                                    "present:");
+            used = snprintf(x->why, sizeof(x->why),
+                            "asset_purposes names assets that are not "
+                            "present:");
         if (used > 0 && (size_t)used < sizeof(x->why))
             used += snprintf(x->why + used, sizeof(x->why) - (size_t)used, "%s %.80s",
                              missing == 1 ? "" : ",", key);
@@ -623,9 +625,8 @@ signed_before(struct ctx *x, const char *name, size_t sums_upto)
 static mt_err
 signatures(struct ctx *x)
 {
-    const json_t *p = x->o->family == MT_REL_KMS
-                          ? json_object_get(x->l->kms.manifest, "asset_purposes")
-                          : NULL;
+    const json_t *p =
+        x->o->family == MT_REL_KMS ? json_object_get(x->l->kms.manifest, "asset_purposes") : NULL;
     const char *a, *key;
     const json_t *val;
     size_t i;
@@ -715,9 +716,9 @@ rekor_entry_log(const struct mt_rel_file *f, const json_t *entry, const char *as
     for (i = 0; i < 2; i++)
         want[i] = log_number(json_object_get(entry, names[i]), wb[i], sizeof(wb[i]));
     want[2] = json_string_value(json_object_get(entry, "log_id"));
-    e = f->bundle_err != MT_OK ? f->bundle_err
-                               : mt_json_parse((const char *)f->bundle, f->bundle_len,
-                                               MT_REL_MAX_DOC, &b);
+    e = f->bundle_err != MT_OK
+            ? f->bundle_err
+            : mt_json_parse((const char *)f->bundle, f->bundle_len, MT_REL_MAX_DOC, &b);
     if (e == MT_ERR_NOMEM)
         return e;
     if (e != MT_OK)

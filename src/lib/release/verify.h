@@ -40,11 +40,11 @@ struct mt_rel_asset {
     const char *name;
     const uint8_t *data; /* the file; NULL when it is missing or unreadable */
     size_t len;
-    uint8_t sha256[32];                       /* of data */
-    const uint8_t *sig, *bundle;              /* <name>.sig, <name>.bundle.json, or NULL */
+    uint8_t sha256[32];          /* of data */
+    const uint8_t *sig, *bundle; /* <name>.sig, <name>.bundle.json, or NULL */
     size_t sig_len, bundle_len;
-    mt_err sig_err, bundle_err;               /* a sidecar present but unreadable (too large) */
-    int has_pem;                              /* <name>.pem is a regular file */
+    mt_err sig_err, bundle_err; /* a sidecar present but unreadable (too large) */
+    int has_pem;                /* <name>.pem is a regular file */
 };
 
 /*
