@@ -132,11 +132,11 @@ json_result(mt_err e, const struct mt_sigstore_result *res, const char *msg, con
         return NULL;
     }
     /* "o" steals err and idx, also when json_pack fails. */
-    j = json_pack("{s:b, s:o, s:s?, s:s?, s:s?, s:o}", "ok", e == MT_OK, "error", err,
-                  "signingTime", res->signing_time >= 0 ? when : NULL, "identity",
-                  res->identity[0] != '\0' ? utf8_copy(id, sizeof(id), res->identity) : NULL,
-                  "issuer", res->issuer[0] != '\0' ? utf8_copy(iss, sizeof(iss), res->issuer) : NULL,
-                  "logIndex", idx);
+    j = json_pack(
+        "{s:b, s:o, s:s?, s:s?, s:s?, s:o}", "ok", e == MT_OK, "error", err, "signingTime",
+        res->signing_time >= 0 ? when : NULL, "identity",
+        res->identity[0] != '\0' ? utf8_copy(id, sizeof(id), res->identity) : NULL, "issuer",
+        res->issuer[0] != '\0' ? utf8_copy(iss, sizeof(iss), res->issuer) : NULL, "logIndex", idx);
     if (j == NULL)
         return NULL;
     text = json_dumps(j, JSON_COMPACT);

@@ -7,6 +7,7 @@
 #include "mt_testlib.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/mt_alloc.h"
@@ -164,6 +165,65 @@ test_key_mode(void **state)
     mt_free(out);
 }
 
+/*
+ * Review finding 5: a detail cut inside a UTF-8 character (mediaType is
+ * printed with %.160s) or holding other bytes (a path) still gives the
+ * whole --json object, its error member included.
+ */
+static void
+test_json_utf8(void **state)
+{
+    char mt[256], path[] = "/tmp/mt_sig_cli_XXXXXX", bad_root[64], *out = NULL, *text;
+    json_t *b, *j, *err;
+    const char *msg;
+    FILE *f;
+    int fd;
+
+    (void)state;
+    memset(mt, 'a', 159);
+    memcpy(mt + 159, "\xc3\xa9", 3); /* 159 'a' and an e-acute, NUL included */
+    b = mt_test_load_shared_json(
+        "vectors/sigstore/conformance/happy-path-v0.3/bundle.sigstore.json");
+    json_object_set_new(b, "mediaType", json_string(mt));
+    text = json_dumps(b, JSON_COMPACT);
+    assert_non_null(text);
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+    free(text); /* lint-allow: free (jansson's malloc) */
+    json_decref(b);
+    assert_int_equal(mt_test_run_cli(&out, "sigstore", "verify", a_txt, "--bundle", path,
+                                     "--trusted-root", root, "--certificate-identity", BEACON,
+                                     "--certificate-oidc-issuer", GHA, "--json", NULL),
+                     1);
+    remove(path);
+    j = json_out(out);
+    err = json_object_get(j, "error");
+    assert_true(json_is_object(err));
+    assert_string_equal(json_string_value(json_object_get(err, "code")), "sigstore_media_type");
+    msg = json_string_value(json_object_get(err, "message"));
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "aaaaaaaaaa"));
+    json_decref(j);
+    mt_free(out);
+    /* A path that is not UTF-8, in an early failure's detail. */
+    snprintf(bad_root, sizeof(bad_root), "/nonexistent/mt-\xff\xfe-root.json");
+    assert_int_equal(mt_test_run_cli(&out, "sigstore", "verify", a_txt, "--bundle", v03,
+                                     "--trusted-root", bad_root, "--certificate-identity", BEACON,
+                                     "--certificate-oidc-issuer", GHA, "--json", NULL),
+                     2);
+    j = json_out(out);
+    err = json_object_get(j, "error");
+    assert_true(json_is_object(err));
+    assert_non_null(
+        strstr(json_string_value(json_object_get(err, "message")), "/nonexistent/mt-??"));
+    json_decref(j);
+    mt_free(out);
+}
+
 static void
 test_usage(void **state)
 {
@@ -227,10 +287,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_keyless),
-        cmocka_unit_test(test_not_verified),
-        cmocka_unit_test(test_key_mode),
-        cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_keyless),   cmocka_unit_test(test_not_verified),
+        cmocka_unit_test(test_key_mode),  cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_json_utf8),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -22,6 +22,7 @@
 
 #define VDIR "vectors/sigstore/"
 #define MK VDIR "conformance/managed-key-happy-path/"
+#define MK_LOG_ID "wNI9atQGlz+VWfO6LRygH4QUfY/8W4RFwiT5i5WRgB0=" /* its tlog entry's log */
 
 static const uint8_t msg[] = "mero-tee release asset\n";
 
@@ -201,8 +202,8 @@ detached_wrong_hash(const char *kind, const EVP_MD *md)
     unlink(art.path);
     art.path = NULL;
     /* Digest mode cannot check a key whose hash is not SHA-256, whatever was signed. */
-    good = sign(k, EVP_PKEY_get_bits(k) == 384 ? EVP_sha384() : EVP_sha512(), msg,
-                sizeof(msg) - 1, &good_len);
+    good = sign(k, EVP_PKEY_get_bits(k) == 384 ? EVP_sha384() : EVP_sha512(), msg, sizeof(msg) - 1,
+                &good_len);
     assert_int_equal(EVP_Digest(msg, sizeof(msg) - 1, sha, &dl, EVP_sha256(), NULL), 1);
     art.sha256 = sha;
     EXPECT_ERR(mt_sigstore_verify_detached(pub, &art, sig, sig_len, &res),
@@ -382,6 +383,60 @@ test_key_bundle(void **state)
     EVP_PKEY_free(opub);
 }
 
+/* The production trusted root with the validFor of the managed-key entry's log ending at end. */
+static struct mt_sigstore_trust *
+closed_root(const char *end)
+{
+    json_t *root = mt_test_load_shared_json(VDIR "trusted_root.json");
+    json_t *logs = json_object_get(root, "tlogs"), *vf;
+    struct mt_sigstore_trust *t = NULL;
+    char *text;
+    size_t i, hit = 0;
+
+    for (i = 0; i < json_array_size(logs); i++) {
+        if (strcmp(json_string_value(
+                       json_object_get(json_object_get(json_array_get(logs, i), "logId"), "keyId")),
+                   MK_LOG_ID) != 0)
+            continue;
+        vf = json_object_get(json_object_get(json_array_get(logs, i), "publicKey"), "validFor");
+        assert_non_null(vf);
+        json_object_set_new(vf, "end", json_string(end));
+        hit++;
+    }
+    assert_int_equal(hit, 1);
+    text = json_dumps(root, JSON_COMPACT);
+    assert_non_null(text);
+    EXPECT_OK(mt_sigstore_trust_parse((const uint8_t *)text, strlen(text), &t));
+    free(text); /* lint-allow: free (jansson's malloc) */
+    json_decref(root);
+    return t;
+}
+
+/* The managed-key bundle without its SET, and without its RFC 3161 timestamp unless keep_ts. */
+static char *
+noset_bundle(int keep_ts)
+{
+    json_t *j = mt_test_load_shared_json(MK "bundle.sigstore.json");
+    json_t *vm = json_object_get(j, "verificationMaterial");
+    char *text;
+
+    json_object_del(json_array_get(json_object_get(vm, "tlogEntries"), 0), "inclusionPromise");
+    if (!keep_ts)
+        json_object_del(vm, "timestampVerificationData");
+    text = json_dumps(j, JSON_COMPACT);
+    assert_non_null(text);
+    json_decref(j);
+    return text;
+}
+
+static mt_err
+verify_text(const struct mt_sigstore_trust *t, const struct mt_sigstore_policy *pol,
+            const struct mt_sigstore_artifact *art, const char *text,
+            struct mt_sigstore_result *res)
+{
+    return mt_sigstore_verify_bundle(t, pol, art, (const uint8_t *)text, strlen(text), res);
+}
+
 /* The managed-key conformance vectors, mutated. */
 static void
 test_managed_key_vectors(void **state)
@@ -431,6 +486,32 @@ test_managed_key_vectors(void **state)
         MT_ERR_SIGSTORE_SET);
     free(text); /* lint-allow: free (jansson's malloc) */
     json_decref(j);
+    /*
+     * Proof only (no SET): the RFC 3161 time must lie in the log key's window;
+     * with no timestamp either, nothing places the entry in time, so it
+     * counts only while the window is open-ended (3.2, 4.4 g; finding 1).
+     */
+    {
+        struct mt_sigstore_trust *y2030 = closed_root("2030-01-01T00:00:00Z");
+        struct mt_sigstore_trust *y2025 = closed_root("2025-06-01T00:00:00Z");
+        char *with_ts = noset_bundle(1), *no_ts = noset_bundle(0);
+
+        EXPECT_OK(verify_text(trust, &pol, &art, with_ts, &res));
+        assert_true(res.signing_time > 0);
+        EXPECT_OK(verify_text(y2030, &pol, &art, with_ts, &res));
+        EXPECT_ERR(verify_text(y2025, &pol, &art, with_ts, &res), MT_ERR_SIGSTORE_TLOG_KEY_TIME);
+        EXPECT_OK(verify_text(trust, &pol, &art, no_ts, &res));
+        assert_int_equal(res.signing_time, -1);
+        EXPECT_ERR(verify_text(y2030, &pol, &art, no_ts, &res), MT_ERR_SIGSTORE_TLOG_KEY_TIME);
+        /* With its SET the entry is placed in time (inside 2030's window, not 2025's). */
+        EXPECT_OK(mt_sigstore_verify_bundle(y2030, &pol, &art, doc, len, &res));
+        EXPECT_ERR(mt_sigstore_verify_bundle(y2025, &pol, &art, doc, len, &res),
+                   MT_ERR_SIGSTORE_SET_TIME);
+        free(with_ts); /* lint-allow: free (jansson's malloc) */
+        free(no_ts);   /* lint-allow: free (jansson's malloc) */
+        mt_sigstore_trust_free(y2030);
+        mt_sigstore_trust_free(y2025);
+    }
     mt_free(doc);
     mt_free(a);
     EVP_PKEY_free(key);

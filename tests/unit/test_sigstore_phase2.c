@@ -395,6 +395,65 @@ m_ts_garbage(json_t *b)
     json_object_set_new(at(b, TS0), "signedTimestamp", json_string("MAMCAQA="));
 }
 
+/*
+ * 3.2 / 4.4 g: a Rekor v2 entry has no SET, so the RFC 3161 genTime must lie
+ * in the log key's validFor (closed).  The root is the happy path's, with
+ * the Ed25519 log's window changed in memory (review finding 1).
+ */
+static mt_err
+r2_tlog_window(const char *start, const char *end, struct mt_sigstore_result *res)
+{
+    json_t *root = mt_test_load_shared_json(R2_ROOT), *b = mt_test_load_shared_json(R2_BUNDLE);
+    json_t *vf = json_object(), *tlogs = json_object_get(root, "tlogs");
+    struct mt_sigstore_trust *t;
+    size_t i, hit = 0;
+    mt_err e;
+
+    assert_non_null(vf);
+    json_object_set_new(vf, "start", json_string(start));
+    if (end != NULL)
+        json_object_set_new(vf, "end", json_string(end));
+    for (i = 0; i < json_array_size(tlogs); i++) {
+        json_t *pk = at(json_array_get(tlogs, i), "publicKey");
+
+        if (strcmp(json_string_value(json_object_get(pk, "keyDetails")), "PKIX_ED25519") != 0)
+            continue;
+        json_object_set(pk, "validFor", vf);
+        hit++;
+    }
+    assert_int_equal(hit, 1);
+    json_decref(vf);
+    t = trust_from_json(root);
+    e = verify_keyless(t, b, NULL, res);
+    mt_sigstore_trust_free(t);
+    json_decref(b);
+    json_decref(root);
+    return e;
+}
+
+static void
+test_rekor_v2_log_window(void **state)
+{
+    struct mt_sigstore_result res;
+
+    (void)state;
+    /* /tmp/review/tr_v2_expired.json: a log key retired in 2000 vouched for a 2025 entry. */
+    EXPECT_ERR(r2_tlog_window("2000-01-01T00:00:00Z", "2000-01-02T00:00:00Z", &res),
+               MT_ERR_SIGSTORE_TLOG_KEY_TIME);
+    assert_non_null(strstr(res.detail, "log2025-alpha1.rekor.sigstage.dev"));
+    /* The genTime (2025-06-12T12:02:20Z) at either end passes: the window is closed. */
+    EXPECT_OK(r2_tlog_window("2025-04-16T00:00:00Z", "2025-06-12T12:02:20Z", &res));
+    assert_int_equal(res.signing_time, R2_GENTIME);
+    EXPECT_OK(r2_tlog_window("2025-06-12T12:02:20Z", NULL, &res));
+    EXPECT_OK(r2_tlog_window("2025-04-16T00:00:00Z", "2025-06-12T12:02:20.999Z", &res));
+    /* One second out on either side fails. */
+    EXPECT_ERR(r2_tlog_window("2025-04-16T00:00:00Z", "2025-06-12T12:02:19Z", &res),
+               MT_ERR_SIGSTORE_TLOG_KEY_TIME);
+    EXPECT_ERR(r2_tlog_window("2025-06-12T12:02:21Z", NULL, &res), MT_ERR_SIGSTORE_TLOG_KEY_TIME);
+    EXPECT_ERR(r2_tlog_window("2025-06-12T12:02:21Z", "2030-01-01T00:00:00Z", &res),
+               MT_ERR_SIGSTORE_TLOG_KEY_TIME);
+}
+
 static void
 test_rekor_v2(void **state)
 {
@@ -642,9 +701,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tsa_module),    cmocka_unit_test(test_rekor_v2),
-        cmocka_unit_test(test_note_key_ids),  cmocka_unit_test(test_pae),
-        cmocka_unit_test(test_dsse_key_mode), cmocka_unit_test(test_dsse_v1_entry),
+        cmocka_unit_test(test_tsa_module),
+        cmocka_unit_test(test_rekor_v2),
+        cmocka_unit_test(test_rekor_v2_log_window),
+        cmocka_unit_test(test_note_key_ids),
+        cmocka_unit_test(test_pae),
+        cmocka_unit_test(test_dsse_key_mode),
+        cmocka_unit_test(test_dsse_v1_entry),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

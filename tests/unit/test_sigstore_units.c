@@ -8,9 +8,11 @@
 #include "mt_testlib.h"
 
 #include <string.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "sigstore/sig_internal.h"
 #include "util/mt_alloc.h"
@@ -539,6 +541,116 @@ test_fulcio_chain(void **state)
     mt_sigstore_trust_free(t);
 }
 
+/* A certificate for key, issued by (icert, ikey) or self-signed; eku NULL: no EKU extension. */
+static X509 *
+mk_cert(const char *cn, EVP_PKEY *key, X509 *icert, EVP_PKEY *ikey, int ca, const char *eku,
+        time_t now)
+{
+    X509 *c = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    X509V3_CTX v3;
+    X509_EXTENSION *ext;
+    static long serial = 1;
+    struct {
+        int nid;
+        const char *value;
+    } exts[5];
+    size_t i, n = 0;
+
+    assert_non_null(c);
+    assert_non_null(name);
+    assert_int_equal(X509_set_version(c, 2), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(c), serial++), 1);
+    assert_int_equal(
+        X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const uint8_t *)cn, -1, -1, 0), 1);
+    assert_int_equal(X509_set_subject_name(c, name), 1);
+    assert_int_equal(X509_set_issuer_name(c, icert != NULL ? X509_get_subject_name(icert) : name),
+                     1);
+    X509_NAME_free(name);
+    assert_non_null(X509_time_adj_ex(X509_getm_notBefore(c), -1, 0, &now));
+    assert_non_null(X509_time_adj_ex(X509_getm_notAfter(c), 1, 0, &now));
+    assert_int_equal(X509_set_pubkey(c, key), 1);
+    X509V3_set_ctx(&v3, icert != NULL ? icert : c, c, NULL, NULL, 0);
+    exts[n].nid = NID_basic_constraints,
+    exts[n++].value = ca ? "critical,CA:TRUE" : "critical,CA:FALSE";
+    exts[n].nid = NID_key_usage,
+    exts[n++].value = ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature";
+    exts[n].nid = NID_subject_key_identifier, exts[n++].value = "hash";
+    exts[n].nid = NID_authority_key_identifier, exts[n++].value = "keyid:always";
+    if (eku != NULL)
+        exts[n].nid = NID_ext_key_usage, exts[n++].value = eku;
+    for (i = 0; i < n; i++) {
+        ext = X509V3_EXT_conf_nid(NULL, &v3, exts[i].nid, exts[i].value);
+        assert_non_null(ext);
+        assert_int_equal(X509_add_ext(c, ext, -1), 1);
+        X509_EXTENSION_free(ext);
+    }
+    assert_true(X509_sign(c, ikey != NULL ? ikey : key, EVP_sha256()) > 0);
+    return c;
+}
+
+/*
+ * 4.7, review finding 7: an issuer that carries an EKU extension must allow
+ * codeSigning (or any usage), as in Go; one without the extension is
+ * unrestricted.  A chain root -> intermediate -> leaf generated here, as the
+ * only CA of the production root.
+ */
+static mt_err
+eku_chain(const char *root_eku, const char *int_eku, struct mt_sigstore_result *res)
+{
+    struct mt_sigstore_trust *t = load_trust(PROD);
+    EVP_PKEY *rk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *ik = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    EVP_PKEY *lk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    time_t now = time(NULL);
+    X509 *root, *inter, *leaf, *issuer = NULL;
+    size_t i;
+    mt_err e;
+
+    assert_true(rk != NULL && ik != NULL && lk != NULL);
+    root = mk_cert("eku root", rk, NULL, NULL, 1, root_eku, now);
+    inter = mk_cert("eku intermediate", ik, root, rk, 1, int_eku, now);
+    leaf = mk_cert("eku leaf", lk, inter, ik, 0, "codeSigning", now);
+    for (i = 0; i < t->n_cas; i++) {
+        X509_free(t->cas[i].anchor);
+        sk_X509_pop_free(t->cas[i].intermediates, X509_free);
+    }
+    t->n_cas = 1;
+    t->cas[0].anchor = root;
+    t->cas[0].intermediates = sk_X509_new_null();
+    assert_non_null(t->cas[0].intermediates);
+    assert_true(sk_X509_push(t->cas[0].intermediates, inter) > 0);
+    t->cas[0].anchor_self_signed = 1;
+    t->cas[0].valid.start_ms = INT64_MIN;
+    t->cas[0].valid.end_ms = SIG_TIME_OPEN;
+    memset(res, 0, sizeof(*res));
+    e = sig_fulcio_verify(t, leaf, (int64_t)now, &issuer, res);
+    if (e == MT_OK)
+        assert_int_equal(X509_cmp(issuer, inter), 0);
+    X509_free(issuer);
+    X509_free(leaf);
+    EVP_PKEY_free(rk);
+    EVP_PKEY_free(ik);
+    EVP_PKEY_free(lk);
+    mt_sigstore_trust_free(t);
+    return e;
+}
+
+static void
+test_fulcio_intermediate_eku(void **state)
+{
+    struct mt_sigstore_result res;
+
+    (void)state;
+    EXPECT_OK(eku_chain(NULL, "codeSigning", &res));
+    EXPECT_OK(eku_chain(NULL, NULL, &res));
+    EXPECT_OK(eku_chain(NULL, "serverAuth,anyExtendedKeyUsage", &res));
+    EXPECT_OK(eku_chain("codeSigning,serverAuth", "codeSigning", &res));
+    EXPECT_ERR(eku_chain(NULL, "serverAuth,timeStamping", &res), MT_ERR_SIGSTORE_CHAIN);
+    assert_non_null(strstr(res.detail, "purpose"));
+    EXPECT_ERR(eku_chain("serverAuth", "codeSigning", &res), MT_ERR_SIGSTORE_CHAIN);
+}
+
 /* 4.8: without the CT log, or with another key, no SCT counts. */
 static void
 test_sct(void **state)
@@ -661,12 +773,19 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merkle_v03),       cmocka_unit_test(test_merkle_small),
-        cmocka_unit_test(test_checkpoint),       cmocka_unit_test(test_checkpoint_malformed),
-        cmocka_unit_test(test_checkpoint_lines), cmocka_unit_test(test_set_payload),
-        cmocka_unit_test(test_base64),           cmocka_unit_test(test_rfc3339_ms),
-        cmocka_unit_test(test_trust_windows),    cmocka_unit_test(test_trust_negative),
-        cmocka_unit_test(test_fulcio_chain),     cmocka_unit_test(test_sct),
+        cmocka_unit_test(test_merkle_v03),
+        cmocka_unit_test(test_merkle_small),
+        cmocka_unit_test(test_checkpoint),
+        cmocka_unit_test(test_checkpoint_malformed),
+        cmocka_unit_test(test_checkpoint_lines),
+        cmocka_unit_test(test_set_payload),
+        cmocka_unit_test(test_base64),
+        cmocka_unit_test(test_rfc3339_ms),
+        cmocka_unit_test(test_trust_windows),
+        cmocka_unit_test(test_trust_negative),
+        cmocka_unit_test(test_fulcio_chain),
+        cmocka_unit_test(test_fulcio_intermediate_eku),
+        cmocka_unit_test(test_sct),
         cmocka_unit_test(test_identity),
     };
 

@@ -259,7 +259,6 @@ const EVP_MD *sig_key_md(EVP_PKEY *key);
  * what sigstore-python signs with a P-384 key).
  */
 MT_WUR mt_err sig_keyed_signature(EVP_PKEY *key, const struct sig_digest *d, const uint8_t *sig,
-                                  size_t sig_len, int key_md_only,
-                                  struct mt_sigstore_result *res);
+                                  size_t sig_len, int key_md_only, struct mt_sigstore_result *res);
 
 #endif
