@@ -232,7 +232,7 @@ X(MT_ERR_SIGSTORE_MISSING_PROOF, "sigstore_missing_inclusion_proof", 422, "",
   "A v0.2+ bundle tlog entry lacks its inclusion proof")
 X(MT_ERR_SIGSTORE_UNSUPPORTED, "sigstore_unsupported", 422, "",
   "Unsupported Sigstore material (intoto 0.0.2 and dsse 0.0.2 entries, Rekor v2 entries for "
-  "keys other than P-256, DSSE payloads other than in-toto, Ed25519 cosign keys)")
+  "P-384, P-521 or Ed25519 keys, DSSE payloads other than in-toto, Ed25519 cosign keys)")
 X(MT_ERR_SIGSTORE_KEY_REQUIRED, "sigstore_key_required", 422, "",
   "Bundle was signed with a key, but no public key was given")
 X(MT_ERR_SIGSTORE_MATERIAL, "sigstore_material_mismatch", 422, "",
