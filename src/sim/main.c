@@ -17,6 +17,7 @@
 #include "sim/sim_agent.h"
 #include "sim/sim_http.h"
 #include "sim/sim_machine.h"
+#include "sim/sim_node.h"
 #include "sim/sim_pcs.h"
 #include "sim/sim_pki.h"
 #include "util/mt_alloc.h"
@@ -32,6 +33,7 @@ usage(FILE *f)
                "       mero-tee-sim [serve] --state-dir DIR [--machine FILE --socket PATH]\n"
                "                    [--pccs 127.0.0.1:PORT] [--pccs-collateral "
                "good|stale|revoked|broken]\n"
+               "                    [--node-admin 127.0.0.1:PORT]\n"
                "       mero-tee-sim measurements --machine FILE [--event NAME=VALUE]... "
                "[--env]\n");
 }
@@ -187,12 +189,12 @@ cmd_measurements(int argc, char **argv)
 }
 
 static int
-parse_pccs(const char *s, uint16_t *port)
+parse_loopback(const char *s, uint16_t *port)
 {
     const char *colon = strrchr(s, ':');
     int64_t v;
 
-    /* Loopback only: the simulator's PCCS is for this machine. */
+    /* Loopback only: the simulator's PCCS and node admin API are for this machine. */
     if (colon == NULL || (size_t)(colon - s) != strlen("127.0.0.1") ||
         strncmp(s, "127.0.0.1", (size_t)(colon - s)) != 0)
         return 0;
@@ -210,8 +212,12 @@ cmd_serve(int argc, char **argv)
                                          {"socket", required_argument, NULL, 's'},
                                          {"pccs", required_argument, NULL, 'p'},
                                          {"pccs-collateral", required_argument, NULL, 'c'},
+                                         {"node-admin", required_argument, NULL, 'n'},
                                          {NULL, 0, NULL, 0}};
-    const char *dir = NULL, *machine = NULL, *sock = NULL, *pccs = NULL, *mode = "good";
+    const char *dir = NULL, *machine = NULL, *sock = NULL, *pccs = NULL, *mode = "good",
+               *admin = NULL;
+    struct mt_sim_node *node = NULL;
+    uint16_t admin_port = 0;
     struct mt_testpki *pki = NULL;
     struct mt_sim_machine *m = NULL;
     struct mt_sim_agent *agent = NULL;
@@ -243,13 +249,17 @@ cmd_serve(int argc, char **argv)
         case 'c':
             mode = optarg;
             break;
+        case 'n':
+            admin = optarg;
+            break;
         default:
             usage(stderr);
             return 2;
         }
     }
     if (dir == NULL || optind != argc || (machine == NULL) != (sock == NULL) ||
-        (machine == NULL && pccs == NULL) || (pccs != NULL && !parse_pccs(pccs, &port)) ||
+        (machine == NULL && pccs == NULL) || (pccs != NULL && !parse_loopback(pccs, &port)) ||
+        (admin != NULL && (machine == NULL || !parse_loopback(admin, &admin_port))) ||
         mt_sim_collateral_mode_parse(mode, &cmode) != MT_OK) {
         usage(stderr);
         return 2;
@@ -282,6 +292,15 @@ cmd_serve(int argc, char **argv)
         }
         log_event("info", "guest agent listening", "socket", sock);
     }
+    if (admin != NULL) {
+        e = mt_sim_node_start(agent, admin_port, &node, why, sizeof(why));
+        if (e != MT_OK) {
+            rc = fail("cannot start the node admin API", why);
+            goto out;
+        }
+        snprintf(buf, sizeof(buf), "http://127.0.0.1:%u", (unsigned)mt_sim_node_port(node));
+        log_event("info", "node admin API listening", "url", buf);
+    }
     if (pccs != NULL) {
         e = mt_sim_pccs_start(pki, agent == NULL ? NULL : mt_sim_agent_params(agent),
                               mt_clock_now(&clock), cmode, port, &pcs, why, sizeof(why));
@@ -299,6 +318,7 @@ cmd_serve(int argc, char **argv)
     log_event("info", "stopping", NULL, NULL);
     rc = 0;
 out:
+    mt_sim_node_stop(node);
     mt_sim_http_stop(http);
     mt_pcs_server_stop(pcs);
     mt_sim_agent_free(agent);

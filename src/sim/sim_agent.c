@@ -511,6 +511,12 @@ do_version(int *status, char **body)
     return e;
 }
 
+const struct mt_sim_machine *
+mt_sim_agent_machine(const struct mt_sim_agent *a)
+{
+    return a->m;
+}
+
 mt_err
 mt_sim_agent_call(struct mt_sim_agent *a, const char *method, const json_t *args, int *status,
                   char **body)

@@ -41,6 +41,9 @@ MT_WUR mt_err mt_sim_boot_registers(const struct mt_sim_machine *m, uint8_t rtmr
 /* The current RTMRs (for tests and logs). */
 void mt_sim_agent_rtmrs(struct mt_sim_agent *a, uint8_t rtmr[4][48]);
 
+/* The machine the agent runs (borrowed; read-only after boot). */
+const struct mt_sim_machine *mt_sim_agent_machine(const struct mt_sim_agent *a);
+
 /* The params quotes are signed with (the PKI's view of this machine), for collateral. */
 const struct mt_testpki_params *mt_sim_agent_params(const struct mt_sim_agent *a);
 
