@@ -682,8 +682,9 @@ mt_rel_assemble(const struct mt_rel_assemble_in *in, char *why, size_t why_len)
     snprintf(x.kms_tag, sizeof(x.kms_tag), "mero-kms-v%s", x.v);
     snprintf(x.node_tag, sizeof(x.node_tag), "mero-tee-v%s", x.v);
     MT_GUARD(separated(&x));
-    MT_GUARD(load_container_sbom(&x, in->container_sbom));
-    e = assemble(&x);
+    e = load_container_sbom(&x, in->container_sbom);
+    if (e == MT_OK)
+        e = assemble(&x);
     mt_free(x.container_sbom);
     return e;
 }
