@@ -6,8 +6,10 @@
 #   lint   clang-format (scripts/lint.sh)
 #   clang  clang, its libFuzzer and sanitizer runtimes, llvm-symbolizer (sanitize.sh, fuzz.sh)
 #   redis  redis-server (KMS store tests)
+#   browser  Debian's chromium and a font (scripts/browser-test.sh), nodejs and npm when
+#          there is no node / npm on the PATH already
 #   test   build + lint + redis: what scripts/test.sh needs
-#   all    every group (the default)
+#   all    every group but browser (the default)
 # --build, --fuzz, --sanitize, ... are accepted too (--fuzz and --sanitize mean clang).
 #
 # Idempotent: packages are checked with dpkg-query first, and apt-get update
@@ -20,15 +22,18 @@ pkgs_build=(build-essential cmake pkg-config openssl curl libssl-dev libjansson-
 pkgs_lint=(clang-format)
 pkgs_clang=(clang libclang-rt-dev llvm) # llvm: llvm-symbolizer for readable sanitizer traces
 pkgs_redis=(redis-server)
+pkgs_browser=(chromium fonts-dejavu-core)
+command -v node >/dev/null 2>&1 || pkgs_browser+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs_browser+=(npm)
 
 usage() {
-    sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 groups=()
 for arg in "$@"; do
     case "${arg#--}" in
-    build | lint | clang | redis) groups+=("${arg#--}") ;;
+    build | lint | clang | redis | browser) groups+=("${arg#--}") ;;
     fuzz | sanitize | asan) groups+=(clang) ;;
     test) groups+=(build lint redis) ;;
     all) groups+=(build lint clang redis) ;;
@@ -52,6 +57,7 @@ for g in "${groups[@]}"; do
     lint) wanted+=("${pkgs_lint[@]}") ;;
     clang) wanted+=("${pkgs_clang[@]}") ;;
     redis) wanted+=("${pkgs_redis[@]}") ;;
+    browser) wanted+=("${pkgs_browser[@]}") ;;
     esac
 done
 
