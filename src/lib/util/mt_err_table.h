@@ -328,3 +328,26 @@ X(MT_ERR_RELEASE_UNLISTED, "release_unlisted_file", 422, "",
   "The release directory holds a file that is neither a listed asset nor one of its signatures")
 X(MT_ERR_RELEASE_MEROD, "release_merod_failed", 500, "",
   "A merod config command could not be run or exited unsuccessfully")
+
+/* verifier; docs/verifier.md */
+X(MT_ERR_VERIFIER_BAD_REQUEST, "verifier_bad_request", 400, "",
+  "The verification request is malformed")
+X(MT_ERR_VERIFIER_TARGET_REFUSED, "verifier_target_refused", 403, "",
+  "The target URL is not allowed (scheme, host or address)")
+X(MT_ERR_VERIFIER_FETCH_FAILED, "verifier_fetch_failed", 502, "",
+  "The target could not be reached or answered with an error")
+X(MT_ERR_VERIFIER_REDIRECT, "verifier_redirect_refused", 502, "",
+  "The target answered with a redirect, which the verifier does not follow")
+X(MT_ERR_VERIFIER_RESPONSE_TOO_LARGE, "verifier_response_too_large", 502, "",
+  "The target's response exceeds the verifier's size limit")
+X(MT_ERR_VERIFIER_RESPONSE_INVALID, "verifier_response_invalid", 502, "",
+  "The target's attestation response is malformed")
+X(MT_ERR_VERIFIER_RATE_LIMITED, "verifier_rate_limited", 429, "",
+  "Too many verification requests from this client address")
+X(MT_ERR_VERIFIER_NOT_FOUND, "verifier_not_found", 404, "", "No such route or file")
+X(MT_ERR_VERIFIER_METHOD, "verifier_method_not_allowed", 405, "",
+  "The method is not allowed on this route")
+X(MT_ERR_VERIFIER_MEDIA_TYPE, "verifier_unsupported_media_type", 415, "",
+  "The request body must be application/json")
+X(MT_ERR_VERIFIER_ITA, "verifier_ita", 502, "",
+  "Intel Trust Authority appraisal failed or its token did not verify")

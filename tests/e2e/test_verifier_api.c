@@ -1,0 +1,751 @@
+/*
+ * mero-verifier end to end over loopback HTTP: the simulator's KMS
+ * (kms_fixture), a node stand-in answering /admin-api/tee/attest from a
+ * simulated dstack socket, and the verifier configured through an
+ * environment map.  Each failure mode asserts its exact check id or error
+ * code (docs/verifier.md).
+ */
+#include "mt_testlib.h"
+#include "kms_fixture.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <curl/curl.h>
+#include <microhttpd.h>
+
+#include "dstack/dstack_client.h"
+#include "sim/sim_pki.h"
+#include "util/mt_alloc.h"
+#include "util/mt_b64.h"
+#include "util/mt_buf.h"
+#include "util/mt_hex.h"
+#include "util/mt_json.h"
+#include "verifier/verifier.h"
+
+enum node_mode { NODE_OK, NODE_REPLAY, NODE_TAMPER, NODE_REDIRECT, NODE_OVERSIZE };
+
+static struct kms_fixture kf;
+static struct MHD_Daemon *node_d;
+static char node_url[64];
+static enum node_mode node_mode;
+static char web_dir[256];
+
+struct env_map {
+    size_t n;
+    char name[32][48];
+    char value[32][512];
+};
+
+static const char *
+env_get(const char *name, void *arg)
+{
+    struct env_map *m = arg;
+    size_t i;
+
+    for (i = 0; i < m->n; i++)
+        if (strcmp(m->name[i], name) == 0)
+            return m->value[i];
+    return NULL;
+}
+
+static void
+env_set(struct env_map *m, const char *name, const char *value)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++)
+        if (strcmp(m->name[i], name) == 0)
+            break;
+    if (i == m->n)
+        m->n++;
+    snprintf(m->name[i], sizeof(m->name[i]), "%s", name);
+    snprintf(m->value[i], sizeof(m->value[i]), "%s", value);
+}
+
+/* A node admin endpoint: quote from the locked-read-only sim, report data nonce || 0^32. */
+static enum MHD_Result
+node_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+             const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct mt_buf *body = *con_cls;
+    struct mt_dstack_client *dc = NULL;
+    struct mt_dstack_quote q;
+    struct MHD_Response *r;
+    uint8_t rd[64];
+    json_t *in = NULL, *out;
+    char *b64, *text;
+    enum MHD_Result ret;
+    unsigned status = 200;
+
+    (void)cls;
+    (void)version;
+    (void)method;
+    if (body == NULL) {
+        body = calloc(1, sizeof(*body));
+        mt_buf_init(body, 65536);
+        *con_cls = body;
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        assert_int_equal(mt_buf_append(body, upload_data, *upload_size), MT_OK);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (node_mode == NODE_REDIRECT) {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Location", "http://169.254.169.254/latest/meta-data");
+        ret = MHD_queue_response(c, 302, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    if (node_mode == NODE_OVERSIZE) {
+        size_t n = 3u * 1024u * 1024u;
+        text = malloc(n);
+        memset(text, 'x', n);
+        r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
+        ret = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    memset(rd, 0, sizeof(rd));
+    assert_string_equal(url, "/admin-api/tee/attest");
+    assert_int_equal(mt_json_parse((const char *)body->p, body->len, 65536, &in), MT_OK);
+    assert_int_equal(mt_json_get_hex(in, "nonce", rd, 32), MT_OK);
+    json_decref(in);
+    if (node_mode == NODE_REPLAY)
+        memset(rd, 0x42, 32); /* an old nonce: not this request's */
+    {
+        struct mt_dstack_opts o;
+        mt_dstack_opts_init(&o);
+        o.socket_path = kf.node.socket;
+        assert_int_equal(mt_dstack_client_new(&o, &dc), MT_OK);
+    }
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(mt_dstack_get_quote(dc, rd, 64, &q), MT_OK);
+    mt_dstack_client_free(dc);
+    b64 = mt_b64_encode_alloc(q.quote, q.quote_len);
+    in = NULL;
+    assert_int_equal(mt_json_parse(q.event_log, strlen(q.event_log), 1u << 22, &in), MT_OK);
+    if (node_mode == NODE_TAMPER) {
+        /* Change the compose hash: the log no longer replays to RTMR3. */
+        size_t i;
+        json_t *e;
+        json_array_foreach(in, i, e)
+        {
+            if (strcmp(json_string_value(json_object_get(e, "event")), "compose-hash") == 0) {
+                json_object_set_new(e, "event_payload",
+                                    json_string("00000000000000000000000000000000000000000000000000"
+                                                "00000000000000"));
+                json_object_set_new(e, "digest", json_string(""));
+            }
+        }
+    }
+    out = json_pack("{s:{s:s,s:o}}", "data", "quoteB64", b64, "eventLog", in);
+    text = json_dumps(out, JSON_COMPACT);
+    json_decref(out);
+    mt_free(b64);
+    mt_dstack_quote_free(&q);
+    r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static void
+node_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    struct mt_buf *b = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)t;
+    if (b != NULL) {
+        mt_buf_free(b);
+        free(b);
+    }
+    *con_cls = NULL;
+}
+
+/* One verifier with the base environment plus overrides (name=value pairs, NULL-ended). */
+struct vf {
+    struct mtv_config *cfg;
+    struct mtv_service *svc;
+    struct mtv_http *http;
+    char url[64];
+};
+
+static void
+base_env(struct env_map *m)
+{
+    char v[512];
+
+    memset(m, 0, sizeof(*m));
+    env_set(m, "VERIFIER_LISTEN", "127.0.0.1:0");
+    env_set(m, "PCCS_URLS", mt_pcs_server_url(kf.node.pccs));
+    snprintf(v, sizeof(v), "%s/root.der", kf.node.dir);
+    env_set(m, "VERIFIER_TRUST_ROOT_FILE", v);
+    env_set(m, "VERIFIER_ALLOW_HTTP", "1");
+    env_set(m, "VERIFIER_ALLOW_PRIVATE", "1");
+    env_set(m, "VERIFIER_RATE_LIMIT", "0");
+    env_set(m, "VERIFIER_WEB_DIR", web_dir);
+}
+
+static void
+vf_start(struct vf *v, struct env_map *m)
+{
+    char why[512];
+
+    memset(v, 0, sizeof(*v));
+    if (mtv_config_load(env_get, m, &v->cfg, why, sizeof(why)) != MT_OK)
+        fail_msg("config: %s", why);
+    if (mtv_service_new(v->cfg, &v->svc, why, sizeof(why)) != MT_OK)
+        fail_msg("service: %s", why);
+    if (mtv_http_start(v->svc, &v->http, why, sizeof(why)) != MT_OK)
+        fail_msg("http: %s", why);
+    snprintf(v->url, sizeof(v->url), "http://127.0.0.1:%u", (unsigned)mtv_http_port(v->http));
+}
+
+static void
+vf_stop(struct vf *v)
+{
+    mtv_http_stop(v->http);
+    mtv_service_free(v->svc);
+    mtv_config_free(v->cfg);
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    return mt_buf_append(arg, p, size * n) == MT_OK ? size * n : 0;
+}
+
+/* HTTP to the verifier; returns the status, *out the body, *ctype the content type. */
+static long
+vf_http(const struct vf *v, const char *method, const char *path, const char *ct, const char *body,
+        char **out, char *ctype, size_t ctype_len, char *csp, size_t csp_len)
+{
+    struct curl_slist *hdrs = NULL;
+    struct mt_buf buf;
+    char url[512], hdr[128], *t = NULL;
+    long status = -1;
+    CURL *h = curl_easy_init();
+
+    mt_buf_init(&buf, 16u << 20);
+    snprintf(url, sizeof(url), "%s%s", v->url, path);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &buf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+    snprintf(hdr, sizeof(hdr), "Content-Type: %s", ct != NULL ? ct : "");
+    hdrs = curl_slist_append(hdrs, hdr);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    if (csp != NULL)
+        csp[0] = '\0';
+    if (curl_easy_perform(h) == CURLE_OK) {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &t);
+        if (ctype != NULL)
+            snprintf(ctype, ctype_len, "%s", t != NULL ? t : "");
+        if (csp != NULL) {
+            struct curl_header *ch = NULL;
+            if (curl_easy_header(h, "Content-Security-Policy", 0, CURLH_HEADER, -1, &ch) ==
+                CURLHE_OK)
+                snprintf(csp, csp_len, "%s", ch->value);
+        }
+    }
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    assert_int_equal(mt_buf_append(&buf, "", 1), MT_OK);
+    *out = (char *)mt_buf_take(&buf, NULL);
+    return status;
+}
+
+static long
+verify(const struct vf *v, const char *body, json_t **out)
+{
+    char *resp = NULL;
+    long st = vf_http(v, "POST", "/api/verify", "application/json", body, &resp, NULL, 0, NULL, 0);
+
+    *out = NULL;
+    if (mt_json_parse(resp, strlen(resp), 16u << 20, out) != MT_OK)
+        fail_msg("not JSON (%ld): %.300s", st, resp);
+    mt_free(resp);
+    return st;
+}
+
+static const char *
+check_status(const json_t *r, const char *id)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
+            return json_string_value(json_object_get(c, "status"));
+    }
+    fail_msg("no check %s", id);
+    return NULL;
+}
+
+static void
+expect_verdict(const json_t *r, const char *verdict)
+{
+    const char *v = json_string_value(json_object_get(r, "verdict"));
+
+    if (v == NULL || strcmp(v, verdict) != 0) {
+        char *d = json_dumps(r, JSON_INDENT(1));
+        fail_msg("verdict %s, want %s: %s", v, verdict, d);
+    }
+}
+
+static void
+want_check(const json_t *r, const char *id, const char *status)
+{
+    const char *s = check_status(r, id);
+
+    if (strcmp(s, status) != 0) {
+        char *d = json_dumps(json_object_get(r, "checks"), JSON_INDENT(1));
+        fail_msg("check %s is %s, want %s: %s", id, s, status, d);
+    }
+}
+
+static void
+expect_error(long st, json_t **rp, long want, const char *code)
+{
+    json_t *r = *rp;
+    const char *c = json_string_value(json_object_get(json_object_get(r, "error"), "code"));
+
+    if (st != want || c == NULL || strcmp(c, code) != 0) {
+        char *d = json_dumps(r, 0);
+        fail_msg("status %ld code %s, want %ld %s: %s", st, c, want, code, d);
+    }
+}
+
+static int
+setup(void **state)
+{
+    uint16_t p;
+    char path[300];
+    FILE *f;
+
+    (void)state;
+    kms_fixture_boot(&kf);
+    kms_fixture_start_kms(&kf);
+    assert_int_equal(mt_pcs_unused_port(&p), MT_OK);
+    node_d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, p,
+                              NULL, NULL, node_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                              node_done, NULL, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+    assert_non_null(node_d);
+    snprintf(node_url, sizeof(node_url), "http://127.0.0.1:%u", (unsigned)p);
+    snprintf(web_dir, sizeof(web_dir), "%s/web", kf.node.dir);
+    assert_int_equal(mkdir(web_dir, 0700), 0);
+    snprintf(path, sizeof(path), "%s/index.html", web_dir);
+    f = fopen(path, "w");
+    fputs("<!doctype html><title>verifier</title>", f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/app.js", web_dir);
+    f = fopen(path, "w");
+    fputs("console.log(1);", f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/secret.txt", web_dir);
+    f = fopen(path, "w");
+    fputs("secret", f);
+    fclose(f);
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    (void)state;
+    MHD_stop_daemon(node_d);
+    kms_fixture_stop(&kf);
+    return 0;
+}
+
+static void
+test_kms_genuine_passes(void **state)
+{
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    char body[256];
+
+    (void)state;
+    base_env(&m);
+    vf_start(&v, &m);
+    snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s/\"}", kf.url);
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "pass");
+    want_check(r, "quote", "pass");
+    want_check(r, "tcb", "pass");
+    want_check(r, "nonce", "pass");
+    want_check(r, "event_log", "pass");
+    want_check(r, "compose_hash", "pass");
+    want_check(r, "app_id", "pass");
+    want_check(r, "release", "skipped");
+    want_check(r, "ita", "skipped");
+    assert_int_equal(
+        strlen(json_string_value(json_object_get(json_object_get(r, "measurements"), "rtmr3"))),
+        96);
+    assert_true(json_array_size(json_object_get(r, "events")) > 0);
+    assert_true(json_is_null(json_object_get(r, "release")));
+    json_decref(r);
+    vf_stop(&v);
+}
+
+static void
+test_node_modes(void **state)
+{
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    char body[256];
+
+    (void)state;
+    base_env(&m);
+    vf_start(&v, &m);
+    snprintf(body, sizeof(body), "{\"nodeUrl\":\"%s\"}", node_url);
+    node_mode = NODE_OK;
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "pass");
+    want_check(r, "nonce", "pass");
+    want_check(r, "event_log", "pass");
+    json_decref(r);
+
+    node_mode = NODE_REPLAY;
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "fail");
+    want_check(r, "quote", "pass");
+    want_check(r, "nonce", "fail");
+    json_decref(r);
+
+    node_mode = NODE_TAMPER;
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "fail");
+    want_check(r, "event_log", "fail");
+    want_check(r, "compose_hash", "fail");
+    json_decref(r);
+
+    node_mode = NODE_REDIRECT;
+    expect_error(verify(&v, body, &r), &r, 502, "verifier_redirect_refused");
+    json_decref(r);
+
+    node_mode = NODE_OVERSIZE;
+    expect_error(verify(&v, body, &r), &r, 502, "verifier_response_too_large");
+    json_decref(r);
+    node_mode = NODE_OK;
+    vf_stop(&v);
+}
+
+static void
+test_paste(void **state)
+{
+    struct mt_dstack_client *dc = NULL;
+    struct mt_dstack_opts o;
+    struct mt_dstack_quote q;
+    struct env_map m;
+    struct vf v;
+    uint8_t rd[64];
+    char *b64, *body, hex[129];
+    json_t *r, *req;
+
+    (void)state;
+    base_env(&m);
+    vf_start(&v, &m);
+    memset(rd, 7, sizeof(rd));
+    mt_dstack_opts_init(&o);
+    o.socket_path = kf.node.socket;
+    assert_int_equal(mt_dstack_client_new(&o, &dc), MT_OK);
+    memset(&q, 0, sizeof(q));
+    assert_int_equal(mt_dstack_get_quote(dc, rd, 64, &q), MT_OK);
+    mt_dstack_client_free(dc);
+    b64 = mt_b64_encode_alloc(q.quote, q.quote_len);
+    mt_hex_encode(rd, 64, hex);
+    req = json_pack("{s:s,s:s,s:s}", "quoteB64", b64, "eventLog", q.event_log, "nonceHex", hex);
+    body = json_dumps(req, JSON_COMPACT);
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "pass");
+    want_check(r, "nonce", "pass");
+    json_decref(r);
+    free(body);
+    /* Without a nonce: no freshness, said so. */
+    json_object_del(req, "nonceHex");
+    body = json_dumps(req, JSON_COMPACT);
+    assert_int_equal(verify(&v, body, &r), 200);
+    want_check(r, "nonce", "skipped");
+    json_decref(r);
+    free(body);
+    json_decref(req);
+    mt_free(b64);
+    mt_dstack_quote_free(&q);
+    vf_stop(&v);
+}
+
+static void
+test_wrong_root_and_expired_collateral(void **state)
+{
+    struct mt_pcs_server *stale = NULL;
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    char body[256], why[256], dir[] = "/tmp/mt-vf-root-XXXXXX", path[300];
+
+    (void)state;
+    /* A root the quote is not signed by. */
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(mt_sim_pki_init(dir, 0, why, sizeof(why)), MT_OK);
+    base_env(&m);
+    snprintf(path, sizeof(path), "%s/root.der", dir);
+    env_set(&m, "VERIFIER_TRUST_ROOT_FILE", path);
+    vf_start(&v, &m);
+    snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "fail");
+    want_check(r, "quote", "fail");
+    want_check(r, "tcb", "skipped");
+    json_decref(r);
+    vf_stop(&v);
+    snprintf(path, sizeof(path), "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
+
+    /* Collateral past its nextUpdate. */
+    assert_int_equal(mt_sim_pccs_start(kf.node.pki, mt_sim_agent_params(kf.node.agent), kf.node.now,
+                                       MT_SIM_COLLATERAL_STALE, 0, &stale, why, sizeof(why)),
+                     MT_OK);
+    base_env(&m);
+    env_set(&m, "PCCS_URLS", mt_pcs_server_url(stale));
+    vf_start(&v, &m);
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "fail");
+    want_check(r, "quote", "fail");
+    json_decref(r);
+    vf_stop(&v);
+    mt_pcs_server_stop(stale);
+}
+
+static void
+test_ssrf_and_fetch_errors(void **state)
+{
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    char body[256];
+
+    (void)state;
+    base_env(&m);
+    env_set(&m, "VERIFIER_ALLOW_PRIVATE", "0");
+    vf_start(&v, &m);
+    snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
+    expect_error(verify(&v, body, &r), &r, 403, "verifier_target_refused");
+    json_decref(r);
+    expect_error(verify(&v, "{\"nodeUrl\":\"http://169.254.169.254\"}", &r), &r, 403,
+                 "verifier_target_refused");
+    json_decref(r);
+    expect_error(verify(&v, "{\"nodeUrl\":\"http://[::ffff:127.0.0.1]:1\"}", &r), &r, 403,
+                 "verifier_target_refused");
+    json_decref(r);
+    vf_stop(&v);
+
+    base_env(&m);
+    env_set(&m, "VERIFIER_ALLOW_HTTP", "0");
+    vf_start(&v, &m);
+    expect_error(verify(&v, body, &r), &r, 403, "verifier_target_refused");
+    json_decref(r);
+    vf_stop(&v);
+
+    base_env(&m);
+    env_set(&m, "VERIFIER_ALLOWED_HOSTS", ".calimero.network");
+    vf_start(&v, &m);
+    expect_error(verify(&v, body, &r), &r, 403, "verifier_target_refused");
+    json_decref(r);
+    vf_stop(&v);
+
+    base_env(&m);
+    vf_start(&v, &m);
+    /* Nothing listens on port 1. */
+    expect_error(verify(&v, "{\"kmsUrl\":\"http://127.0.0.1:1\"}", &r), &r, 502,
+                 "verifier_fetch_failed");
+    json_decref(r);
+    vf_stop(&v);
+}
+
+static void
+test_bad_requests(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "[]",
+        "{",
+        "{}",
+        "{\"kmsUrl\":1}",
+        "{\"kmsUrl\":\"\"}",
+        "{\"kmsUrl\":\"ftp://x\"}",
+        "{\"kmsUrl\":\"https://a b\"}",
+        "{\"kmsUrl\":\"https://a\",\"nodeUrl\":\"https://b\"}",
+        "{\"kmsUrl\":\"https://a\",\"extra\":1}",
+        "{\"kmsUrl\":\"https://a\",\"eventLog\":[]}",
+        "{\"kmsUrl\":\"https://a\",\"nonceHex\":\"00\"}",
+        "{\"kmsUrl\":\"https://a\",\"releaseTag\":\"v1.2.3\"}",
+        "{\"kmsUrl\":\"https://a\",\"releaseTag\":\"mero-kms-v1.2\"}",
+        "{\"kmsUrl\":\"https://a\",\"profile\":\"prod\"}",
+        "{\"kmsUrl\":\"https://a\",\"profile\":5}",
+        "{\"quoteB64\":\"!!!\"}",
+        "{\"quoteB64\":\"AAAA\",\"nonceHex\":\"zz\"}",
+        "{\"quoteB64\":\"AAAA\",\"nonceHex\":\"0011\"}",
+        "{\"quoteB64\":\"AAAA\",\"eventLog\":5}",
+    };
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    size_t i;
+    char *resp;
+
+    (void)state;
+    base_env(&m);
+    vf_start(&v, &m);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        long st = verify(&v, bad[i], &r);
+        if (st != 400)
+            fail_msg("case %zu (%s): status %ld", i, bad[i], st);
+        expect_error(st, &r, 400, "verifier_bad_request");
+        json_decref(r);
+    }
+    /* A parsable quote that is not TDX-shaped: a fail verdict, not an error. */
+    assert_int_equal(verify(&v, "{\"quoteB64\":\"AAAA\"}", &r), 200);
+    expect_verdict(r, "fail");
+    want_check(r, "quote", "fail");
+    json_decref(r);
+    assert_int_equal(
+        vf_http(&v, "POST", "/api/verify", "text/plain", "{}", &resp, NULL, 0, NULL, 0), 415);
+    mt_free(resp);
+    assert_int_equal(vf_http(&v, "GET", "/api/verify", NULL, NULL, &resp, NULL, 0, NULL, 0), 405);
+    mt_free(resp);
+    assert_int_equal(vf_http(&v, "GET", "/api/nope", NULL, NULL, &resp, NULL, 0, NULL, 0), 404);
+    mt_free(resp);
+    vf_stop(&v);
+}
+
+static void
+test_static_and_health(void **state)
+{
+    static const char *const refused[] = {"/secret.txt", "/../etc/passwd",  "/%2e%2e/etc/passwd",
+                                          "/.hidden.js", "/sub/app.js",     "/app.js/",
+                                          "/nope.html",  "/..%2fsecret.txt"};
+    struct env_map m;
+    struct vf v;
+    char *resp, ct[128], csp[512];
+    size_t i;
+
+    (void)state;
+    base_env(&m);
+    vf_start(&v, &m);
+    assert_int_equal(vf_http(&v, "GET", "/", NULL, NULL, &resp, ct, sizeof(ct), csp, sizeof(csp)),
+                     200);
+    assert_string_equal(ct, "text/html; charset=utf-8");
+    assert_non_null(strstr(csp, "default-src 'self'"));
+    assert_non_null(strstr(resp, "verifier"));
+    mt_free(resp);
+    assert_int_equal(vf_http(&v, "GET", "/app.js", NULL, NULL, &resp, ct, sizeof(ct), NULL, 0),
+                     200);
+    assert_string_equal(ct, "text/javascript; charset=utf-8");
+    mt_free(resp);
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        long st = vf_http(&v, "GET", refused[i], NULL, NULL, &resp, NULL, 0, NULL, 0);
+        if (st != 404)
+            fail_msg("%s: %ld", refused[i], st);
+        assert_null(strstr(resp, "secret\0"));
+        mt_free(resp);
+    }
+    assert_int_equal(vf_http(&v, "GET", "/api/health", NULL, NULL, &resp, ct, sizeof(ct), NULL, 0),
+                     200);
+    assert_non_null(strstr(resp, "\"status\":\"ok\""));
+    mt_free(resp);
+    vf_stop(&v);
+}
+
+static void
+test_rate_limit(void **state)
+{
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    int i;
+
+    (void)state;
+    base_env(&m);
+    env_set(&m, "VERIFIER_RATE_LIMIT", "3");
+    vf_start(&v, &m);
+    for (i = 0; i < 3; i++) {
+        expect_error(verify(&v, "{}", &r), &r, 400, "verifier_bad_request");
+        json_decref(r);
+    }
+    expect_error(verify(&v, "{}", &r), &r, 429, "verifier_rate_limited");
+    json_decref(r);
+    vf_stop(&v);
+}
+
+static void
+test_config_errors(void **state)
+{
+    static const char *const cases[][2] = {
+        {"VERIFIER_LISTEN", "nohost"},
+        {"VERIFIER_LISTEN", "example.com:80"},
+        {"VERIFIER_LISTEN", "127.0.0.1:99999"},
+        {"VERIFIER_ALLOW_HTTP", "yes"},
+        {"VERIFIER_ALLOW_PRIVATE", "2"},
+        {"VERIFIER_RATE_LIMIT", "-1"},
+        {"VERIFIER_RATE_LIMIT", "abc"},
+        {"VERIFIER_ALLOWED_HOSTS", "a,,b"},
+        {"VERIFIER_ALLOWED_HOSTS", "bad_host!"},
+        {"CORS_ALLOWED_ORIGINS", "example.com"},
+        {"PCCS_URLS", "ftp://x"},
+        {"VERIFIER_TRUST_ROOT_FILE", "/nonexistent/root"},
+        {"ITA_URL", "file:///x"},
+        {"VERIFIER_RELEASE_BASE_URL", "gopher://x"},
+    };
+    struct mtv_config *c = NULL;
+    struct env_map m;
+    char why[512];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        base_env(&m);
+        env_set(&m, cases[i][0], cases[i][1]);
+        if (mtv_config_load(env_get, &m, &c, why, sizeof(why)) != MT_ERR_CONFIG)
+            fail_msg("%s=%s accepted", cases[i][0], cases[i][1]);
+        if (strstr(why, cases[i][0]) == NULL)
+            fail_msg("%s: message does not name it: %s", cases[i][0], why);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kms_genuine_passes),
+        cmocka_unit_test(test_node_modes),
+        cmocka_unit_test(test_paste),
+        cmocka_unit_test(test_wrong_root_and_expired_collateral),
+        cmocka_unit_test(test_ssrf_and_fetch_errors),
+        cmocka_unit_test(test_bad_requests),
+        cmocka_unit_test(test_static_and_health),
+        cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_config_errors),
+    };
+
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
