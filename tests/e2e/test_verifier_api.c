@@ -298,6 +298,21 @@ check_status(const json_t *r, const char *id)
     return NULL;
 }
 
+/* The evidence "code" of a check. */
+static const char *
+check_code(const json_t *r, const char *id)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
+            return json_string_value(json_object_get(json_object_get(c, "evidence"), "code"));
+    }
+    return NULL;
+}
+
 static void
 expect_verdict(const json_t *r, const char *verdict)
 {
@@ -515,6 +530,8 @@ test_wrong_root_and_expired_collateral(void **state)
     expect_verdict(r, "fail");
     want_check(r, "quote", "fail");
     want_check(r, "tcb", "skipped");
+    /* The collateral's root CRL is the first thing signed by the real root. */
+    assert_string_equal(check_code(r, "quote"), "root_crl");
     json_decref(r);
     vf_stop(&v);
     snprintf(path, sizeof(path), "rm -rf '%s'", dir);
@@ -530,6 +547,7 @@ test_wrong_root_and_expired_collateral(void **state)
     assert_int_equal(verify(&v, body, &r), 200);
     expect_verdict(r, "fail");
     want_check(r, "quote", "fail");
+    assert_string_equal(check_code(r, "quote"), "tcb_info_expired");
     json_decref(r);
     vf_stop(&v);
     mt_pcs_server_stop(stale);
