@@ -51,7 +51,8 @@ for u in "$NODE_URL" "$NODE_URL_DEBUG"; do
         -d '{"nonce":"abc"}' "$u/admin-api/tee/attest")
     [ "$code" = 400 ] || fail "bad nonce at $u: HTTP $code, want 400"
 done
-curl -sf "$NODE_URL_DEBUG/admin-api/tee/info" | grep -q '"osImage":"mero-tee-sim debug"' ||
+# (grep without -q: with pipefail, grep -q closing the pipe early fails curl with EPIPE.)
+curl -sf "$NODE_URL_DEBUG/admin-api/tee/info" | grep '"osImage":"mero-tee-sim debug"' >/dev/null ||
     fail "debug node info"
 
 # The dev release is complete and signed by the dev key.
@@ -64,7 +65,7 @@ curl -sf "$NODE_URL_DEBUG/admin-api/tee/info" | grep -q '"osImage":"mero-tee-sim
 # The web verifier: present whenever it is built.
 if [ -x "$build/mero-verifier" ]; then
     [ -n "${VERIFIER_URL:-}" ] || fail "mero-verifier is built but VERIFIER_URL is empty"
-    curl -sf "$VERIFIER_URL/" | grep -qi '<html' || fail "GET $VERIFIER_URL/ is not the page"
+    curl -sf "$VERIFIER_URL/" | grep -i '<html' >/dev/null || fail "GET $VERIFIER_URL/ is not the page"
     verify() {
         curl -s -X POST -H 'Content-Type: application/json' -d "$1" "$VERIFIER_URL/api/verify"
     }
