@@ -118,6 +118,27 @@ MT_WUR mt_err mtv_verify(struct mtv_service *s, const struct mtv_request *rq, js
 
 /* ---- vf_ita.c ---- */
 
+#define MTV_MAX_JWT (64u * 1024u)   /* an ITA token */
+#define MTV_MAX_JWKS (256u * 1024u) /* the JWKS document */
+#define MTV_JWT_SKEW 60             /* seconds of clock skew allowed on exp / nbf */
+
+/* Strict base64url without padding (RFC 7515): MT_ERR_VERIFIER_ITA when malformed. */
+MT_WUR mt_err mtv_b64url_decode(const char *s, size_t len, size_t max, uint8_t **out,
+                                size_t *out_len);
+/*
+ * Verify a compact JWS against a JWKS document ({"keys":[...]}) with
+ * OpenSSL: alg in RS256/PS384/ES256/ES384 (never none/HS*), exactly one
+ * key with the header's kid (its kty/crv/alg/use consistent with alg; RSA
+ * >= 2048 bits), the signature, iss == issuer, exp (required) and nbf with
+ * MTV_JWT_SKEW.  On MT_OK *claims (json_decref) is the payload; otherwise
+ * MT_ERR_VERIFIER_ITA (or _NOMEM), reason a stable code (token_malformed,
+ * algorithm, unknown_kid, jwks_invalid, key_invalid, signature, issuer,
+ * expired, not_yet_valid) and why the detail.
+ */
+MT_WUR mt_err mtv_jwt_verify(const char *jwt, size_t jwt_len, const char *jwks, size_t jwks_len,
+                             const char *issuer, int64_t now, json_t **claims, char *reason,
+                             size_t reason_len, char *why, size_t why_len);
+
 /* The `ita` check for a verified quote: status pass/fail/skipped, with evidence. */
 json_t *mtv_ita_check(struct mtv_service *s, const uint8_t *quote, size_t quote_len,
                       const json_t *measurements);

@@ -6,6 +6,7 @@
  * code (docs/verifier.md).
  */
 #include "mt_testlib.h"
+#include "ita_stub.h"
 #include "kms_fixture.h"
 
 #include <stdio.h>
@@ -313,14 +314,37 @@ check_code(const json_t *r, const char *id)
     return NULL;
 }
 
+/* The evidence member `name` of a check, as a string. */
+static const char *
+check_ev(const json_t *r, const char *id, const char *name)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
+            return json_string_value(json_object_get(json_object_get(c, "evidence"), name));
+    }
+    return NULL;
+}
+
 static void
 expect_verdict(const json_t *r, const char *verdict)
 {
     const char *v = json_string_value(json_object_get(r, "verdict"));
 
+    size_t i;
+    json_t *c;
+
     if (v == NULL || strcmp(v, verdict) != 0) {
-        char *d = json_dumps(r, JSON_INDENT(1));
-        fail_msg("verdict %s, want %s: %s", v, verdict, d);
+        json_array_foreach(json_object_get(r, "checks"), i, c)
+        {
+            char *d = json_dumps(c, JSON_COMPACT);
+            print_message("%.600s\n", d);
+            free(d);
+        }
+        fail_msg("verdict %s, want %s", v, verdict);
     }
 }
 
@@ -329,9 +353,17 @@ want_check(const json_t *r, const char *id, const char *status)
 {
     const char *s = check_status(r, id);
 
+    size_t i;
+    json_t *c;
+
     if (strcmp(s, status) != 0) {
-        char *d = json_dumps(json_object_get(r, "checks"), JSON_INDENT(1));
-        fail_msg("check %s is %s, want %s: %s", id, s, status, d);
+        json_array_foreach(json_object_get(r, "checks"), i, c)
+        {
+            char *d = json_dumps(c, JSON_COMPACT);
+            print_message("%s\n", d);
+            free(d);
+        }
+        fail_msg("check %s is %s, want %s", id, s, status);
     }
 }
 
@@ -749,6 +781,88 @@ test_config_errors(void **state)
     }
 }
 
+static void
+test_ita(void **state)
+{
+    static const struct {
+        enum ita_stub_mode mode;
+        const char *reason;
+    } bad[] = {
+        {ITA_STUB_WRONG_ISSUER, "issuer"},         {ITA_STUB_EXPIRED, "expired"},
+        {ITA_STUB_NOT_YET_VALID, "not_yet_valid"}, {ITA_STUB_BAD_SIGNATURE, "signature"},
+        {ITA_STUB_UNKNOWN_KID, "unknown_kid"},     {ITA_STUB_ALG_NONE, "algorithm"},
+        {ITA_STUB_ALG_HS256, "algorithm"},         {ITA_STUB_CLAIMS_MISMATCH, "claims_mismatch"},
+    };
+    struct ita_stub *ita = NULL;
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    char body[256], u[128];
+    int alg;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(ita_stub_start("test-key", "https://ita.test", &ita), MT_OK);
+    base_env(&m);
+    env_set(&m, "ITA_API_KEY", "test-key");
+    snprintf(u, sizeof(u), "%s/appraisal/v2/attest", ita_stub_url(ita));
+    env_set(&m, "ITA_URL", u);
+    snprintf(u, sizeof(u), "%s/certs", ita_stub_url(ita));
+    env_set(&m, "ITA_JWKS_URL", u);
+    env_set(&m, "ITA_ISSUER", "https://ita.test");
+    vf_start(&v, &m);
+    snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
+    /* A valid token under each allowed algorithm. */
+    for (alg = ITA_STUB_RS256; alg <= ITA_STUB_ES384; alg++) {
+        ita_stub_set(ita, (enum ita_stub_alg)alg, ITA_STUB_OK);
+        assert_int_equal(verify(&v, body, &r), 200);
+        expect_verdict(r, "pass");
+        want_check(r, "ita", "pass");
+        assert_string_equal(check_ev(r, "ita", "tcbStatus"), "UpToDate");
+        json_decref(r);
+    }
+    /* Each broken token fails the check with its reason, and the verdict with it. */
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ita_stub_set(ita, i % 2 ? ITA_STUB_ES256 : ITA_STUB_RS256, bad[i].mode);
+        assert_int_equal(verify(&v, body, &r), 200);
+        expect_verdict(r, "fail");
+        want_check(r, "quote", "pass");
+        want_check(r, "ita", "fail");
+        if (check_ev(r, "ita", "reason") == NULL ||
+            strcmp(check_ev(r, "ita", "reason"), bad[i].reason) != 0)
+            fail_msg("mode %d: reason %s, want %s", (int)bad[i].mode, check_ev(r, "ita", "reason"),
+                     bad[i].reason);
+        if (bad[i].mode == ITA_STUB_CLAIMS_MISMATCH)
+            assert_string_equal(check_ev(r, "ita", "claim"), "tdx_rtmr3");
+        json_decref(r);
+    }
+    vf_stop(&v);
+    /* A wrong API key: ITA refuses the appraisal (401). */
+    env_set(&m, "ITA_API_KEY", "other-key");
+    vf_start(&v, &m);
+    ita_stub_set(ita, ITA_STUB_RS256, ITA_STUB_OK);
+    assert_int_equal(verify(&v, body, &r), 200);
+    want_check(r, "ita", "fail");
+    assert_string_equal(check_ev(r, "ita", "reason"), "appraisal_failed");
+    assert_string_equal(check_ev(r, "ita", "code"), "verifier_fetch_failed");
+    json_decref(r);
+    vf_stop(&v);
+    /* The ITA host is subject to the host allowlist like any target. */
+    env_set(&m, "ITA_API_KEY", "test-key");
+    env_set(&m, "VERIFIER_ALLOWED_HOSTS", "127.0.0.1");
+    snprintf(u, sizeof(u), "http://localhost:%s/appraisal/v2/attest",
+             strrchr(ita_stub_url(ita), ':') + 1);
+    env_set(&m, "ITA_URL", u);
+    vf_start(&v, &m);
+    assert_int_equal(verify(&v, body, &r), 200);
+    want_check(r, "ita", "fail");
+    assert_string_equal(check_ev(r, "ita", "reason"), "appraisal_failed");
+    assert_string_equal(check_ev(r, "ita", "code"), "verifier_target_refused");
+    json_decref(r);
+    vf_stop(&v);
+    ita_stub_stop(ita);
+}
+
 int
 main(void)
 {
@@ -762,6 +876,7 @@ main(void)
         cmocka_unit_test(test_static_and_health),
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_ita),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
