@@ -67,6 +67,59 @@ listed(const json_t *list, const char *hex)
     return 0;
 }
 
+/*
+ * compose_policy: a KMS release pins the compose hash of each profile's
+ * CVM in policy.kms_allowed_event_payload (reference 3.1; the reference's
+ * page compared it with the compose hash read from an unverified log,
+ * defect 24).  Here the compose hash comes from the log that replayed to
+ * the quote.  Node releases carry no compose hash (published-mrtds.json
+ * has none), and an empty list means the release does not pin one.
+ */
+static void
+compose_policy(const struct mt_rel_loaded *l, enum mt_rel_family f, int p, const char *compose_hash,
+               json_t *checks)
+{
+    const json_t *list;
+
+    if (f != MT_REL_KMS) {
+        mtv_check(checks, "compose_policy", "skipped", NULL,
+                  "node releases carry no compose hash allowlist");
+        return;
+    }
+    if (p < 0) {
+        mtv_check(checks, "compose_policy", "skipped", NULL, "no profile to compare with");
+        return;
+    }
+    list =
+        json_object_get(json_object_get(l->kms.policy[p], "policy"), "kms_allowed_event_payload");
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        mtv_check(checks, "compose_policy", "skipped",
+                  json_pack("{s:s}", "profile", mt_rel_profiles[p]),
+                  "the %s policy pins no compose hash (kms_allowed_event_payload is empty)",
+                  mt_rel_profiles[p]);
+        return;
+    }
+    if (compose_hash == NULL) {
+        mtv_check(checks, "compose_policy", "fail",
+                  json_pack("{s:s,s:O}", "profile", mt_rel_profiles[p], "allowed", list),
+                  "no compose hash from a verified event log to compare with the %s allowlist",
+                  mt_rel_profiles[p]);
+        return;
+    }
+    if (listed(list, compose_hash))
+        mtv_check(checks, "compose_policy", "pass",
+                  json_pack("{s:s,s:s,s:O}", "profile", mt_rel_profiles[p], "composeHash",
+                            compose_hash, "allowed", list),
+                  "the verified compose hash is in the %s kms_allowed_event_payload",
+                  mt_rel_profiles[p]);
+    else
+        mtv_check(checks, "compose_policy", "fail",
+                  json_pack("{s:s,s:s,s:O}", "profile", mt_rel_profiles[p], "composeHash",
+                            compose_hash, "allowed", list),
+                  "the verified compose hash is not in the %s kms_allowed_event_payload",
+                  mt_rel_profiles[p]);
+}
+
 mt_err
 mtv_release_checks(struct mtv_service *s, const struct mtv_request *rq, const struct mt_quote *q,
                    const char *compose_hash, json_t *checks, json_t **release)
@@ -88,6 +141,7 @@ mtv_release_checks(struct mtv_service *s, const struct mtv_request *rq, const st
         mtv_check(checks, "release", "skipped", NULL, "no releaseTag given");
         mtv_check(checks, "measurements", "skipped", NULL, "no releaseTag given");
         mtv_check(checks, "profile", "skipped", NULL, "no releaseTag given");
+        mtv_check(checks, "compose_policy", "skipped", NULL, "no releaseTag given");
         return MT_OK;
     }
     fam = strncmp(rq->release_tag, "mero-kms-v", 10) == 0 ? MT_REL_KMS : MT_REL_NODE;
@@ -142,6 +196,7 @@ mtv_release_checks(struct mtv_service *s, const struct mtv_request *rq, const st
                   "release %s unavailable: %s", rq->release_tag, why);
         mtv_check(checks, "measurements", "skipped", NULL, "the release is unavailable");
         mtv_check(checks, "profile", "skipped", NULL, "the release is unavailable");
+        mtv_check(checks, "compose_policy", "skipped", NULL, "the release is unavailable");
         *release = json_pack("{s:s,s:s?,s:[]}", "tag", rq->release_tag, "profile",
                              rq->profile[0] ? rq->profile : NULL, "matchedProfiles");
         e = MT_OK;
@@ -159,8 +214,13 @@ mtv_release_checks(struct mtv_service *s, const struct mtv_request *rq, const st
                                                     mt_err_code(rep.v[i].err), "detail",
                                                     rep.v[i].detail ? rep.v[i].detail : ""));
     }
-    ev = json_pack("{s:s,s:I,s:I,s:o}", "tag", rq->release_tag, "checks", (json_int_t)rep.n,
-                   "failed", (json_int_t)nfail, "failures", failed != NULL ? failed : json_array());
+    /* signatures: verified (all passed), unverified (no trust material), failed. */
+    ev = json_pack("{s:s,s:I,s:I,s:o,s:s}", "tag", rq->release_tag, "checks", (json_int_t)rep.n,
+                   "failed", (json_int_t)nfail, "failures", failed != NULL ? failed : json_array(),
+                   "signatures",
+                   nsig == 0                                                         ? "verified"
+                   : c->release_trusted_root[0] == '\0' && c->release_key[0] == '\0' ? "unverified"
+                                                                                     : "failed");
     if (nfail == 0)
         mtv_check(checks, "release", "pass", ev, "%zu release checks passed, signatures included",
                   rep.n);
@@ -225,7 +285,7 @@ mtv_release_checks(struct mtv_service *s, const struct mtv_request *rq, const st
                       "the requested profile %s does not match (matches: %zu profiles)",
                       rq->profile, json_array_size(matched));
     }
-    (void)compose_hash;
+    compose_policy(&loaded, fam, chosen, compose_hash, checks);
     *release = json_pack("{s:s,s:s?,s:o}", "tag", rq->release_tag, "profile",
                          chosen >= 0 ? mt_rel_profiles[chosen] : NULL, "matchedProfiles", matched);
     e = MT_OK;

@@ -14,10 +14,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include <curl/curl.h>
 #include <microhttpd.h>
 
 #include "dstack/dstack_client.h"
+#include "release/assemble.h"
+#include "sim/sim_agent.h"
+#include "sim/sim_machine.h"
+#include "measure/rtmr.h"
 #include "sim/sim_pki.h"
 #include "util/mt_alloc.h"
 #include "util/mt_b64.h"
@@ -32,6 +39,7 @@ static struct kms_fixture kf;
 static struct MHD_Daemon *node_d;
 static char node_url[64];
 static enum node_mode node_mode;
+static const char *node_socket; /* NULL: the locked-read-only node */
 static char web_dir[256];
 
 struct env_map {
@@ -121,7 +129,7 @@ node_request(void *cls, struct MHD_Connection *c, const char *url, const char *m
     {
         struct mt_dstack_opts o;
         mt_dstack_opts_init(&o);
-        o.socket_path = kf.node.socket;
+        o.socket_path = node_socket != NULL ? node_socket : kf.node.socket;
         assert_int_equal(mt_dstack_client_new(&o, &dc), MT_OK);
     }
     memset(&q, 0, sizeof(q));
@@ -863,6 +871,317 @@ test_ita(void **state)
     ita_stub_stop(ita);
 }
 
+/*
+ * A release assembled from the simulators' measurements (as
+ * test_release_roundtrip does, through the library), signed with a
+ * generated key: node probes of the locked-read-only and debug nodes and a
+ * debug-read-only machine; KMS probes of the KMS TD as it runs
+ * (locked-read-only, with its verified compose hash pinned) and with the
+ * other profiles' events extended.
+ */
+#define REL_VERSION "2.3.41"
+static char rel_root[300], rel_pub[300];
+
+static json_t *
+probe(const char *kind, const char *profile, const uint8_t mrtd[48], uint8_t rtmr[4][48],
+      const char *compose, char digest_ch)
+{
+    char hex[97], key[8], why[256], *text;
+    json_t *o = json_pack("{s:i,s:s,s:s,s:s}", "schema_version", 1, "kind", kind, "profile",
+                          profile, "tcb_status", "UpToDate"),
+           *n = NULL;
+    int i;
+
+    mt_hex_encode(mrtd, 48, hex);
+    json_object_set_new(o, "mrtd", json_string(hex));
+    for (i = 0; i < 4; i++) {
+        mt_hex_encode(rtmr[i], 48, hex);
+        snprintf(key, sizeof(key), "rtmr%d", i);
+        json_object_set_new(o, key, json_string(hex));
+    }
+    if (strcmp(kind, "node-probe") == 0) {
+        json_object_set_new(o, "timestamp_utc", json_string("2026-04-01T10:00:00Z"));
+        json_object_set_new(o, "external_verification", json_string("performed"));
+        json_object_set_new(o, "image",
+                            json_pack("{s:s,s:s,s:s,s:s}", "name", profile, "project", "sim",
+                                      "family", profile, "self_link", ""));
+    }
+    if (compose != NULL) {
+        char digest[80];
+        memset(digest, digest_ch, sizeof(digest));
+        memcpy(digest, "sha256:", 7);
+        digest[7 + 64] = '\0';
+        json_object_set_new(o, "compose_hash", json_string(compose));
+        json_object_set_new(o, "image_digest", json_string(digest));
+    }
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (mt_rel_probe_parse(text, strlen(text),
+                           kind[0] == 'n' ? MT_REL_PROBE_NODE : MT_REL_PROBE_KMS, &n, why,
+                           sizeof(why)) != MT_OK)
+        fail_msg("%s %s: %s", kind, profile, why);
+    free(text);
+    return n;
+}
+
+static void
+release_setup(void)
+{
+    static const char *const kms_profiles[] = {"debug", "debug-read-only"};
+    struct mt_rel_assemble_in in;
+    json_t *node[3], *kms[3], *meta, *r;
+    struct mt_sim_machine *machine;
+    uint8_t rtmr[4][48], d[48];
+    char why[256], sbom[400], bin[400], priv[400], payload[64], *out = NULL, body[256];
+    const char *bins[1] = {bin}, *compose;
+    struct env_map m;
+    struct vf v;
+    EVP_PKEY *k;
+    FILE *f;
+    mt_err e;
+    int i;
+
+    if (rel_root[0] != '\0')
+        return;
+    /* The KMS's compose hash, read from its verified log. */
+    base_env(&m);
+    vf_start(&v, &m);
+    snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
+    assert_int_equal(verify(&v, body, &r), 200);
+    compose = check_ev(r, "compose_hash", "composeHash");
+    assert_non_null(compose);
+    mt_sim_agent_rtmrs(kf.kms_agent, rtmr);
+    kms[2] = probe("kms-probe", "locked-read-only",
+                   mt_sim_agent_params(kf.kms_agent)->quote.td.mr_td, rtmr, compose, '3');
+    json_decref(r);
+    vf_stop(&v);
+    for (i = 0; i < 2; i++) {
+        snprintf(payload, sizeof(payload), "calimero.kms.profile=%s", kms_profiles[i]);
+        assert_int_equal(mt_rtmr_event_digest(MT_DSTACK_RUNTIME_EVENT_TYPE, "calimero.kms.profile",
+                                              20, (const uint8_t *)payload, strlen(payload), d),
+                         MT_OK);
+        assert_int_equal(mt_rtmr_extend(rtmr[3], d), MT_OK);
+        kms[i] =
+            probe("kms-probe", kms_profiles[i], mt_sim_agent_params(kf.kms_agent)->quote.td.mr_td,
+                  rtmr, "", (char)('1' + i));
+    }
+    mt_sim_agent_rtmrs(kf.debug_agent, rtmr);
+    node[0] = probe("node-probe", "debug", mt_sim_agent_params(kf.debug_agent)->quote.td.mr_td,
+                    rtmr, NULL, 0);
+    machine = sim_fixture_machine("debug-read-only");
+    assert_int_equal(mt_sim_boot_registers(machine, rtmr), MT_OK);
+    node[1] = probe("node-probe", "debug-read-only", machine->mrtd, rtmr, NULL, 0);
+    mt_sim_machine_free(machine);
+    mt_sim_agent_rtmrs(kf.node.agent, rtmr);
+    node[2] = probe("node-probe", "locked-read-only",
+                    mt_sim_agent_params(kf.node.agent)->quote.td.mr_td, rtmr, NULL, 0);
+    meta = json_pack("{s:i,s:s,s:s,s:s,s:s,s:s,s:s}", "schema_version", 1, "kind", "release-meta",
+                     "version", REL_VERSION, "commit_sha",
+                     "0123456789abcdef0123456789abcdef01234567", "workflow_run_id", "77",
+                     "workflow_run_attempt", "2", "generated_at", "2026-04-01T12:00:00Z");
+    snprintf(bin, sizeof(bin), "%s/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz", kf.node.dir);
+    f = fopen(bin, "w");
+    fputs("not really a tarball\n", f);
+    fclose(f);
+    snprintf(sbom, sizeof(sbom),
+             "%s/tests/golden/release/inputs/kms-phala-container-sbom.spdx.json", MT_SOURCE_DIR);
+    snprintf(rel_root, sizeof(rel_root), "%s/releases", kf.node.dir);
+    memset(&in, 0, sizeof(in));
+    in.meta = meta;
+    for (i = 0; i < 3; i++) {
+        /* mt_rel_profiles order: debug, debug-read-only, locked-read-only. */
+        in.node_probe[mt_rel_profile_index(i == 0   ? "debug"
+                                           : i == 1 ? "debug-read-only"
+                                                    : "locked-read-only")] = node[i];
+        in.kms_probe[mt_rel_profile_index(i == 0   ? "debug"
+                                          : i == 1 ? "debug-read-only"
+                                                   : "locked-read-only")] = kms[i];
+    }
+    in.binaries = bins;
+    in.num_binaries = 1;
+    in.container_sbom = sbom;
+    in.out_dir = rel_root;
+    {
+        char *t = json_dumps(meta, JSON_COMPACT);
+        json_t *nm = NULL;
+        assert_int_equal(mt_rel_probe_parse(t, strlen(t), MT_REL_PROBE_META, &nm, why, sizeof(why)),
+                         MT_OK);
+        free(t);
+        json_decref(meta);
+        meta = nm;
+        in.meta = meta;
+    }
+    if ((e = mt_rel_assemble(&in, why, sizeof(why))) != MT_OK)
+        fail_msg("assemble: %s %s", mt_err_code(e), why);
+    for (i = 0; i < 3; i++) {
+        json_decref(node[i]);
+        json_decref(kms[i]);
+    }
+    json_decref(meta);
+    /* Sign both families with a generated key. */
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    snprintf(priv, sizeof(priv), "%s/release.key", kf.node.dir);
+    snprintf(rel_pub, sizeof(rel_pub), "%s/release.pub", kf.node.dir);
+    f = fopen(priv, "w");
+    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
+    fclose(f);
+    f = fopen(rel_pub, "w");
+    assert_int_equal(PEM_write_PUBKEY(f, k), 1);
+    fclose(f);
+    EVP_PKEY_free(k);
+    snprintf(bin, sizeof(bin), "%s/mero-kms-v" REL_VERSION, rel_root);
+    assert_int_equal(mt_test_run_cli(&out, "release", "sign", bin, "--key", priv, NULL), 0);
+    mt_free(out);
+    snprintf(bin, sizeof(bin), "%s/mero-tee-v" REL_VERSION, rel_root);
+    assert_int_equal(mt_test_run_cli(&out, "release", "sign", bin, "--key", priv, NULL), 0);
+    mt_free(out);
+}
+
+static json_t *
+verify_rel(const struct vf *v, const char *key, const char *url, const char *tag,
+           const char *profile)
+{
+    char body[512];
+    json_t *r;
+
+    if (profile != NULL)
+        snprintf(body, sizeof(body), "{\"%s\":\"%s\",\"releaseTag\":\"%s\",\"profile\":\"%s\"}",
+                 key, url, tag, profile);
+    else
+        snprintf(body, sizeof(body), "{\"%s\":\"%s\",\"releaseTag\":\"%s\"}", key, url, tag);
+    assert_int_equal(verify(v, body, &r), 200);
+    return r;
+}
+
+static const char *
+release_profile(const json_t *r)
+{
+    return json_string_value(json_object_get(json_object_get(r, "release"), "profile"));
+}
+
+static void
+test_release_checks(void **state)
+{
+    struct env_map m;
+    struct vf v;
+    json_t *r, *matched;
+    char path[700];
+    FILE *f;
+
+    (void)state;
+    release_setup();
+    base_env(&m);
+    env_set(&m, "VERIFIER_RELEASE_DIR", rel_root);
+    env_set(&m, "VERIFIER_RELEASE_KEY", rel_pub);
+    vf_start(&v, &m);
+    node_mode = NODE_OK;
+    /* The locked-read-only node against its release and profile: all pass, signatures verified. */
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, "locked-read-only");
+    expect_verdict(r, "pass");
+    want_check(r, "release", "pass");
+    assert_string_equal(check_ev(r, "release", "signatures"), "verified");
+    want_check(r, "measurements", "pass");
+    want_check(r, "profile", "pass");
+    want_check(r, "compose_policy", "skipped");
+    assert_string_equal(release_profile(r), "locked-read-only");
+    json_decref(r);
+    /* No profile given: inferred. */
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, NULL);
+    expect_verdict(r, "pass");
+    want_check(r, "profile", "pass");
+    assert_string_equal(release_profile(r), "locked-read-only");
+    json_decref(r);
+    /* The debug node against the locked-read-only profile: measurements and profile fail. */
+    node_socket = kf.debug_socket;
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, "locked-read-only");
+    expect_verdict(r, "fail");
+    want_check(r, "quote", "pass");
+    want_check(r, "release", "pass");
+    want_check(r, "measurements", "fail");
+    want_check(r, "profile", "fail");
+    matched = json_object_get(json_object_get(r, "release"), "matchedProfiles");
+    assert_int_equal(json_array_size(matched), 1);
+    assert_string_equal(json_string_value(json_array_get(matched, 0)), "debug");
+    json_decref(r);
+    /* Without a profile the debug node is recognised as debug. */
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, NULL);
+    want_check(r, "measurements", "pass");
+    want_check(r, "profile", "pass");
+    assert_string_equal(release_profile(r), "debug");
+    json_decref(r);
+    node_socket = NULL;
+    /* The KMS: measurements and the pinned compose hash of its profile. */
+    r = verify_rel(&v, "kmsUrl", kf.url, "mero-kms-v" REL_VERSION, "locked-read-only");
+    expect_verdict(r, "pass");
+    want_check(r, "release", "pass");
+    want_check(r, "measurements", "pass");
+    want_check(r, "compose_policy", "pass");
+    json_decref(r);
+    /* The KMS against the debug profile: RTMR3 differs; debug pins no compose hash. */
+    r = verify_rel(&v, "kmsUrl", kf.url, "mero-kms-v" REL_VERSION, "debug");
+    expect_verdict(r, "fail");
+    want_check(r, "measurements", "fail");
+    want_check(r, "profile", "fail");
+    want_check(r, "compose_policy", "skipped");
+    json_decref(r);
+    /* An unknown tag: the release check fails, the rest is skipped. */
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v9.9.9", NULL);
+    want_check(r, "release", "fail");
+    assert_string_equal(check_code(r, "release"), "release_asset_missing");
+    want_check(r, "measurements", "skipped");
+    json_decref(r);
+    vf_stop(&v);
+
+    /* No trust material: the documents are checked, the signatures reported unverified. */
+    env_set(&m, "VERIFIER_RELEASE_KEY", "");
+    vf_start(&v, &m);
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, "locked-read-only");
+    expect_verdict(r, "fail");
+    want_check(r, "release", "fail");
+    assert_string_equal(check_ev(r, "release", "signatures"), "unverified");
+    want_check(r, "measurements", "pass");
+    json_decref(r);
+    vf_stop(&v);
+
+    /* A tampered copy of the release: its checksum (and signature) fail. */
+    snprintf(path, sizeof(path), "cp -r '%s' '%s-tampered'", rel_root, rel_root);
+    assert_int_equal(system(path), 0);
+    snprintf(path, sizeof(path), "%s-tampered/mero-tee-v" REL_VERSION "/release-provenance.json",
+             rel_root);
+    f = fopen(path, "a");
+    assert_non_null(f);
+    fputs(" ", f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s-tampered", rel_root);
+    env_set(&m, "VERIFIER_RELEASE_DIR", path);
+    env_set(&m, "VERIFIER_RELEASE_KEY", rel_pub);
+    vf_start(&v, &m);
+    r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, "locked-read-only");
+    expect_verdict(r, "fail");
+    want_check(r, "release", "fail");
+    assert_string_equal(check_ev(r, "release", "signatures"), "failed");
+    {
+        json_t *c, *fl;
+        size_t i, found = 0;
+        json_array_foreach(json_object_get(r, "checks"), i, c)
+        {
+            if (strcmp(json_string_value(json_object_get(c, "id")), "release") != 0)
+                continue;
+            json_array_foreach(json_object_get(json_object_get(c, "evidence"), "failures"), found,
+                               fl)
+            {
+                if (strcmp(json_string_value(json_object_get(fl, "name")),
+                           "checksum:release-provenance.json") == 0)
+                    break;
+            }
+            assert_true(found < json_array_size(
+                                    json_object_get(json_object_get(c, "evidence"), "failures")));
+        }
+    }
+    json_decref(r);
+    vf_stop(&v);
+}
+
 int
 main(void)
 {
@@ -877,6 +1196,7 @@ main(void)
         cmocka_unit_test(test_rate_limit),
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_ita),
+        cmocka_unit_test(test_release_checks),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
