@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -1182,6 +1185,94 @@ test_release_checks(void **state)
     vf_stop(&v);
 }
 
+/* Run the mero-verifier program with m as its whole environment; stderr to log. */
+static pid_t
+spawn_verifier(const struct env_map *m, const char *log)
+{
+    char entries[32][600], *envp[33];
+    size_t i;
+    pid_t pid;
+
+    for (i = 0; i < m->n; i++) {
+        snprintf(entries[i], sizeof(entries[i]), "%s=%s", m->name[i], m->value[i]);
+        envp[i] = entries[i];
+    }
+    envp[m->n] = NULL;
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(log, "w", stderr) == NULL)
+            _exit(126);
+        execle(MT_VERIFIER_PATH, MT_VERIFIER_PATH, (char *)NULL, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void
+test_program(void **state)
+{
+    struct env_map m;
+    struct vf v;
+    json_t *r;
+    char listen[48], log[300], body[256], *resp = NULL, text[2048];
+    uint16_t port;
+    int status, tries;
+    size_t n;
+    pid_t pid;
+    FILE *f;
+
+    (void)state;
+    assert_int_equal(mt_pcs_unused_port(&port), MT_OK);
+    base_env(&m);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)port);
+    env_set(&m, "VERIFIER_LISTEN", listen);
+    snprintf(log, sizeof(log), "%s/verifier.log", kf.node.dir);
+    pid = spawn_verifier(&m, log);
+    memset(&v, 0, sizeof(v));
+    snprintf(v.url, sizeof(v.url), "http://%s", listen);
+    for (tries = 0; tries < 200; tries++) {
+        if (vf_http(&v, "GET", "/api/health", NULL, NULL, &resp, NULL, 0, NULL, 0) == 200)
+            break;
+        mt_free(resp);
+        resp = NULL;
+        assert_int_equal(waitpid(pid, &status, WNOHANG), 0);
+        usleep(25000);
+    }
+    assert_non_null(resp);
+    assert_non_null(strstr(resp, "\"service\":\"mero-verifier\""));
+    assert_non_null(strstr(resp, "\"ita\":false"));
+    mt_free(resp);
+    snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
+    assert_int_equal(verify(&v, body, &r), 200);
+    expect_verdict(r, "pass");
+    want_check(r, "nonce", "pass");
+    json_decref(r);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* The development settings are announced at startup. */
+    f = fopen(log, "r");
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    assert_non_null(strstr(text, "warning: VERIFIER_ALLOW_PRIVATE=1"));
+
+    /* A fatal configuration: exit 1, the variable named. */
+    env_set(&m, "VERIFIER_RATE_LIMIT", "lots");
+    pid = spawn_verifier(&m, log);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    f = fopen(log, "r");
+    n = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    if (strstr(text, "invalid configuration: VERIFIER_RATE_LIMIT") == NULL)
+        fail_msg("stderr: %s", text);
+}
+
 int
 main(void)
 {
@@ -1197,6 +1288,7 @@ main(void)
         cmocka_unit_test(test_config_errors),
         cmocka_unit_test(test_ita),
         cmocka_unit_test(test_release_checks),
+        cmocka_unit_test(test_program),
     };
 
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "util/mt_alloc.h"
 #include "verifier/verifier.h"
 
 static int
@@ -123,13 +124,79 @@ test_request_parse(void **state)
     assert_non_null(strstr(why, "profile"));
 }
 
+static void
+test_b64url(void **state)
+{
+    static const char *const bad[] = {"a", "ab=", "a+b/", "ab c", "ab\n", "ab==", "YR"};
+    uint8_t *out = NULL;
+    size_t n = 0, i;
+
+    (void)state;
+    assert_int_equal(mtv_b64url_decode("YWI_-w", 6, 16, &out, &n), MT_OK);
+    assert_int_equal(n, 4);
+    assert_memory_equal(out, "ab\x3f\xfb", 4);
+    mt_free(out);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        out = NULL;
+        if (mtv_b64url_decode(bad[i], strlen(bad[i]), 16, &out, &n) != MT_ERR_VERIFIER_ITA)
+            fail_msg("accepted %s", bad[i]);
+        assert_null(out);
+    }
+    assert_int_equal(mtv_b64url_decode("AAAAAAAA", 8, 3, &out, &n), MT_ERR_VERIFIER_ITA);
+}
+
+/* Tokens refused before any key is used, each with its reason. */
+static void
+test_jwt_refusals(void **state)
+{
+    static const struct {
+        const char *jwt, *reason;
+    } cases[] = {
+        {"", "token_malformed"},
+        {"a.b", "token_malformed"},
+        {"a.b.c.d", "token_malformed"},
+        {"e30.e30.", "algorithm"},                                    /* {} */
+        {"eyJhbGciOiJub25lIn0.e30.", "algorithm"},                    /* none */
+        {"eyJhbGciOiJIUzI1NiIsImtpZCI6ImsifQ.e30.AAAA", "algorithm"}, /* HS256 */
+        {"eyJhbGciOiJSUzI1NiJ9.e30.AAAA", "unknown_kid"},             /* no kid */
+        {"eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.AAAA", "unknown_kid"},
+        {"eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30=.AAAA", "token_malformed"},
+        {"eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.W10.AAAA", "token_malformed"}, /* [] */
+    };
+    static const char jwks[] = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"other\"}]}";
+    char reason[32], why[256];
+    json_t *claims;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        claims = NULL;
+        if (mtv_jwt_verify(cases[i].jwt, strlen(cases[i].jwt), jwks, strlen(jwks), "iss", 0,
+                           &claims, reason, sizeof(reason), why,
+                           sizeof(why)) != MT_ERR_VERIFIER_ITA ||
+            strcmp(reason, cases[i].reason) != 0)
+            fail_msg("%s: reason %s (%s), want %s", cases[i].jwt, reason, why, cases[i].reason);
+        assert_null(claims);
+    }
+    /* A kid that is found but whose key is not RSA material. */
+    assert_int_equal(mtv_jwt_verify("eyJhbGciOiJSUzI1NiIsImtpZCI6Im90aGVyIn0.e30.AAAA", 46, jwks,
+                                    strlen(jwks), "iss", 0, &claims, reason, sizeof(reason), why,
+                                    sizeof(why)),
+                     MT_ERR_VERIFIER_ITA);
+    assert_string_equal(reason, "key_invalid");
+    assert_int_equal(mtv_jwt_verify("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.e30.AAAA", 42, "[]", 2,
+                                    "iss", 0, &claims, reason, sizeof(reason), why, sizeof(why)),
+                     MT_ERR_VERIFIER_ITA);
+    assert_string_equal(reason, "jwks_invalid");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_private_addresses),
-        cmocka_unit_test(test_host_allowlist),
-        cmocka_unit_test(test_request_parse),
+        cmocka_unit_test(test_private_addresses), cmocka_unit_test(test_host_allowlist),
+        cmocka_unit_test(test_request_parse),     cmocka_unit_test(test_b64url),
+        cmocka_unit_test(test_jwt_refusals),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
