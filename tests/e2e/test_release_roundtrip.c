@@ -18,13 +18,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "kms_fixture.h"
 #include "measure/rtmr.h"
 #include "release/merod_config.h"
 #include "release/verify.h"
+#include "release_fixture.h"
 #include "sim/sim_agent.h"
 #include "sim/sim_machine.h"
 #include "util/mt_alloc.h"
@@ -37,18 +35,12 @@ static struct kms_fixture fx;
 static char root[256], kdir[300], ndir[300], pub[300], other_pub[300];
 
 static void
-write_text(const char *path, const char *text)
-{
-    EXPECT_OK(mt_file_write_atomic(path, text, strlen(text), 0644));
-}
-
-static void
 write_json(const char *path, json_t *j)
 {
     char *text = json_dumps(j, JSON_INDENT(2));
 
     assert_non_null(text);
-    write_text(path, text);
+    release_write_text(path, text);
     mt_free_libc(text);
     json_decref(j);
 }
@@ -115,24 +107,6 @@ kms_probe(const char *dir, const char *profile, const uint8_t mrtd[48], uint8_t 
     write_json(path, o);
 }
 
-static void
-make_key(const char *priv, const char *pubfile)
-{
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    FILE *f;
-
-    assert_non_null(k);
-    f = fopen(priv, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
-    fclose(f);
-    f = fopen(pubfile, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PUBKEY(f, k), 1);
-    fclose(f);
-    EVP_PKEY_free(k);
-}
-
 static int
 setup(void **state)
 {
@@ -172,7 +146,7 @@ setup(void **state)
                              "0123456789abcdef0123456789abcdef01234567", "workflow_run_id", "77",
                              "workflow_run_attempt", "2", "generated_at", "2026-04-01T12:00:00Z"));
         snprintf(bin, sizeof(bin), "%s/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz", probes);
-        write_text(bin, "not really a tarball\n");
+        release_write_text(bin, "not really a tarball\n");
     }
     {
         char a[6][400], meta[400], bin[400];
@@ -198,10 +172,10 @@ setup(void **state)
     snprintf(ndir, sizeof(ndir), "%s/mero-tee-v" VERSION, root);
     snprintf(priv, sizeof(priv), "%s/release.key", fx.node.dir);
     snprintf(pub, sizeof(pub), "%s/release.pub", fx.node.dir);
-    make_key(priv, pub);
+    release_make_key(priv, pub);
     snprintf(priv, sizeof(priv), "%s/other.key", fx.node.dir);
     snprintf(other_pub, sizeof(other_pub), "%s/other.pub", fx.node.dir);
-    make_key(priv, other_pub);
+    release_make_key(priv, other_pub);
     snprintf(priv, sizeof(priv), "%s/release.key", fx.node.dir);
     assert_int_equal(mt_test_run_cli(&out, "release", "sign", kdir, "--key", priv, NULL), 0);
     mt_free(out);
@@ -448,7 +422,7 @@ test_tampered_signatures_fail_precisely(void **state)
      */
     EXPECT_OK(mt_file_write_atomic(saved_sig, sig, sig_len, 0644));
     snprintf(path, sizeof(path), "%s/published-mrtds.json.pem", ndir);
-    write_text(path, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
+    release_write_text(path, "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n");
     got = failures(MT_REL_NODE, NULL, MT_SHARED_DIR "/vectors/sigstore/trusted_root.json", &e);
     assert_non_null(strstr(got, "signature:published-mrtds.json"));
     assert_int_equal(e, MT_ERR_RELEASE_UNVERIFIABLE);

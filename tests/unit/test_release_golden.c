@@ -14,16 +14,16 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "release/assemble.h"
 #include "release/catalog.h"
 #include "release/merod_config.h"
 #include "release/sign.h"
 #include "release/verify.h"
+#include "release_fixture.h"
 #include "util/mt_alloc.h"
 
-#define GOLDEN MT_SOURCE_DIR "/tests/golden/release"
+#define GOLDEN RELEASE_GOLDEN
 #define VERSION "2.3.40"
 
 static char tmpdir[256];
@@ -50,42 +50,6 @@ static const char *const node_files[] = {
 };
 
 static void
-assemble_golden(const char *out)
-{
-    static const char *const bins[2] = {
-        GOLDEN "/inputs/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz",
-        GOLDEN "/inputs/mero-kms-phala_aarch64-unknown-linux-gnu.tar.gz"};
-    struct mt_rel_assemble_in in;
-    json_t *meta = NULL, *node[3] = {NULL}, *kms[3] = {NULL};
-    char path[512], why[256];
-    size_t i;
-
-    memset(&in, 0, sizeof(in));
-    EXPECT_OK(
-        mt_rel_probe_load(GOLDEN "/inputs/meta.json", MT_REL_PROBE_META, &meta, why, sizeof(why)));
-    for (i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), GOLDEN "/inputs/node-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_NODE, &node[i], why, sizeof(why)));
-        snprintf(path, sizeof(path), GOLDEN "/inputs/kms-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_KMS, &kms[i], why, sizeof(why)));
-        in.node_probe[i] = node[i];
-        in.kms_probe[i] = kms[i];
-    }
-    in.meta = meta;
-    in.binaries = bins;
-    in.num_binaries = 2;
-    in.container_sbom = GOLDEN "/inputs/kms-phala-container-sbom.spdx.json";
-    in.out_dir = out;
-    if (mt_rel_assemble(&in, why, sizeof(why)) != MT_OK)
-        fail_msg("assemble: %s", why);
-    json_decref(meta);
-    for (i = 0; i < 3; i++) {
-        json_decref(node[i]);
-        json_decref(kms[i]);
-    }
-}
-
-static void
 expect_same(const char *want_path, const void *got, size_t got_len)
 {
     size_t len = 0;
@@ -107,25 +71,6 @@ expect_same_file(const char *want_path, const char *got_path)
     mt_free(got);
 }
 
-/* A fresh EC P-256 key pair as PEM files. */
-static void
-make_key(const char *priv, const char *pub)
-{
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    FILE *f;
-
-    assert_non_null(k);
-    f = fopen(priv, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
-    fclose(f);
-    f = fopen(pub, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PUBKEY(f, k), 1);
-    fclose(f);
-    EVP_PKEY_free(k);
-}
-
 static int
 setup(void **state)
 {
@@ -137,11 +82,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char cmd[400];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return release_rm_rf(tmpdir);
 }
 
 static void
@@ -152,7 +94,7 @@ test_assembled_documents_match_golden(void **state)
 
     (void)state;
     snprintf(out, sizeof(out), "%s/rel", tmpdir);
-    assemble_golden(out);
+    release_assemble_golden(out, NULL);
     for (i = 0; kms_files[i] != NULL; i++) {
         snprintf(got, sizeof(got), "%s/mero-kms-v" VERSION "/%s", out, kms_files[i]);
         snprintf(want, sizeof(want), GOLDEN "/expected/mero-kms-v" VERSION "/%s", kms_files[i]);
@@ -198,12 +140,12 @@ test_signed_golden_release_verifies_and_derives_golden_outputs(void **state)
 
     (void)state;
     snprintf(out, sizeof(out), "%s/signed", tmpdir);
-    assemble_golden(out);
+    release_assemble_golden(out, NULL);
     snprintf(kdir, sizeof(kdir), "%s/mero-kms-v" VERSION, out);
     snprintf(ndir, sizeof(ndir), "%s/mero-tee-v" VERSION, out);
     snprintf(priv, sizeof(priv), "%s/release.key", tmpdir);
     snprintf(pub, sizeof(pub), "%s/release.pub", tmpdir);
-    make_key(priv, pub);
+    release_make_key(priv, pub);
     EXPECT_OK(mt_rel_sign_key_load(priv, &key));
     EXPECT_OK(mt_rel_sign_dir(kdir, key, &n, why, sizeof(why)));
     assert_int_equal(n, 12);

@@ -18,91 +18,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
 #include "release/assemble.h"
 #include "release/fetch.h"
-#include "release/sign.h"
 #include "release/verify.h"
+#include "release_fixture.h"
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"
 
-#define GOLDEN MT_SOURCE_DIR "/tests/golden/release"
+#define GOLDEN RELEASE_GOLDEN
 #define VERSION "2.3.40"
 #define DEBUG_POLICY "kms-phala-attestation-policy.debug.json"
 
 static char tmpdir[256], priv[300], pub[300];
 
-static void
-make_key(const char *priv_path, const char *pub_path)
-{
-    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-    FILE *f;
-
-    assert_non_null(k);
-    f = fopen(priv_path, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
-    fclose(f);
-    f = fopen(pub_path, "w");
-    assert_non_null(f);
-    assert_int_equal(PEM_write_PUBKEY(f, k), 1);
-    fclose(f);
-    EVP_PKEY_free(k);
-}
-
 /* The golden inputs assembled under out and the KMS family signed; *kdir names it. */
 static void
 assemble_signed(const char *out, char *kdir, size_t kdir_len)
 {
-    static const char *const bins[2] = {
-        GOLDEN "/inputs/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz",
-        GOLDEN "/inputs/mero-kms-phala_aarch64-unknown-linux-gnu.tar.gz"};
-    struct mt_rel_assemble_in in;
-    json_t *meta = NULL, *node[3] = {NULL}, *kms[3] = {NULL};
-    char path[512], why[256];
-    EVP_PKEY *key = NULL;
-    size_t i;
-
-    memset(&in, 0, sizeof(in));
-    EXPECT_OK(
-        mt_rel_probe_load(GOLDEN "/inputs/meta.json", MT_REL_PROBE_META, &meta, why, sizeof(why)));
-    for (i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), GOLDEN "/inputs/node-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_NODE, &node[i], why, sizeof(why)));
-        snprintf(path, sizeof(path), GOLDEN "/inputs/kms-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_KMS, &kms[i], why, sizeof(why)));
-        in.node_probe[i] = node[i];
-        in.kms_probe[i] = kms[i];
-    }
-    in.meta = meta;
-    in.binaries = bins;
-    in.num_binaries = 2;
-    in.container_sbom = GOLDEN "/inputs/kms-phala-container-sbom.spdx.json";
-    in.out_dir = out;
-    if (mt_rel_assemble(&in, why, sizeof(why)) != MT_OK)
-        fail_msg("assemble: %s", why);
-    json_decref(meta);
-    for (i = 0; i < 3; i++) {
-        json_decref(node[i]);
-        json_decref(kms[i]);
-    }
+    release_assemble_golden(out, NULL);
     EXPECT_OK(mt_rel_family_dir(out, MT_REL_KMS, VERSION, kdir, kdir_len));
-    EXPECT_OK(mt_rel_sign_key_load(priv, &key));
-    EXPECT_OK(mt_rel_sign_dir(kdir, key, NULL, why, sizeof(why)));
-    EVP_PKEY_free(key);
-}
-
-static void
-resign(const char *dir)
-{
-    EVP_PKEY *key = NULL;
-    char why[256];
-
-    EXPECT_OK(mt_rel_sign_key_load(priv, &key));
-    EXPECT_OK(mt_rel_sign_dir(dir, key, NULL, why, sizeof(why)));
-    EVP_PKEY_free(key);
+    release_sign_dir(kdir, priv);
 }
 
 static int
@@ -114,18 +49,15 @@ setup(void **state)
         return -1;
     snprintf(priv, sizeof(priv), "%s/release.key", tmpdir);
     snprintf(pub, sizeof(pub), "%s/release.pub", tmpdir);
-    make_key(priv, pub);
+    release_make_key(priv, pub);
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[400];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return release_rm_rf(tmpdir);
 }
 
 /* The failing checks of a report, joined by ','. */
@@ -415,43 +347,27 @@ static void
 test_assemble_needs_the_container_sbom(void **state)
 {
     static const char *const bin = GOLDEN "/inputs/mero-kms-phala_x86_64-unknown-linux-gnu.tar.gz";
-    struct mt_rel_assemble_in in;
-    json_t *meta = NULL, *node[3] = {NULL}, *kms[3] = {NULL};
-    char path[512], out[300], bad[300], why[256];
-    size_t i;
+    struct release_inputs ri;
+    char out[300], bad[300], why[256];
 
     (void)state;
-    memset(&in, 0, sizeof(in));
-    EXPECT_OK(
-        mt_rel_probe_load(GOLDEN "/inputs/meta.json", MT_REL_PROBE_META, &meta, why, sizeof(why)));
-    for (i = 0; i < 3; i++) {
-        snprintf(path, sizeof(path), GOLDEN "/inputs/node-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_NODE, &node[i], why, sizeof(why)));
-        snprintf(path, sizeof(path), GOLDEN "/inputs/kms-%s.json", mt_rel_profiles[i]);
-        EXPECT_OK(mt_rel_probe_load(path, MT_REL_PROBE_KMS, &kms[i], why, sizeof(why)));
-        in.node_probe[i] = node[i];
-        in.kms_probe[i] = kms[i];
-    }
+    release_inputs_load(&ri);
     snprintf(out, sizeof(out), "%s/nosbom", tmpdir);
-    in.meta = meta;
-    in.binaries = &bin;
-    in.num_binaries = 1;
-    in.out_dir = out;
-    EXPECT_ERR(mt_rel_assemble(&in, why, sizeof(why)), MT_ERR_ARG);
+    ri.in.binaries = &bin;
+    ri.in.num_binaries = 1;
+    ri.in.container_sbom = NULL;
+    ri.in.out_dir = out;
+    EXPECT_ERR(mt_rel_assemble(&ri.in, why, sizeof(why)), MT_ERR_ARG);
     assert_non_null(strstr(why, "--container-sbom"));
     /* Not an SPDX document. */
     snprintf(bad, sizeof(bad), "%s/not-spdx.json", tmpdir);
     EXPECT_OK(mt_file_write_atomic(bad, "{\"bomFormat\":\"CycloneDX\"}\n", 26, 0644));
-    in.container_sbom = bad;
-    EXPECT_ERR(mt_rel_assemble(&in, why, sizeof(why)), MT_ERR_ARG);
+    ri.in.container_sbom = bad;
+    EXPECT_ERR(mt_rel_assemble(&ri.in, why, sizeof(why)), MT_ERR_ARG);
     assert_non_null(strstr(why, "--container-sbom"));
     /* Nothing was written. */
     assert_int_not_equal(access(out, F_OK), 0);
-    json_decref(meta);
-    for (i = 0; i < 3; i++) {
-        json_decref(node[i]);
-        json_decref(kms[i]);
-    }
+    release_inputs_free(&ri);
 }
 
 static void
@@ -475,7 +391,7 @@ test_asset_purposes_must_be_present_and_signed(void **state)
     json_decref(man);
     EXPECT_OK(mt_file_write_atomic(path, b.p, b.len, 0644));
     mt_buf_free(&b);
-    resign(kdir);
+    release_sign_dir(kdir, priv);
     fails = verify_fails(kdir);
     assert_string_equal(fails, "assets:purposes,signature:kms-operator-notes.txt");
     mt_free(fails);
@@ -488,7 +404,7 @@ test_asset_purposes_must_be_present_and_signed(void **state)
     mt_free(fails);
 
     /* Present and signed: part of the release (not unlisted). */
-    resign(kdir);
+    release_sign_dir(kdir, priv);
     fails = verify_fails(kdir);
     assert_string_equal(fails, "");
     mt_free(fails);
