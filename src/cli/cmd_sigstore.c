@@ -10,6 +10,7 @@
 #include "util/mt_file.h"
 #include "util/mt_hex.h"
 #include "util/mt_time.h"
+#include "util/mt_utf8.h"
 
 /*
  * mero-tee sigstore verify: offline Sigstore blob verification
@@ -57,34 +58,6 @@ is_usage_error(mt_err e)
            e == MT_ERR_TOO_LARGE;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 when there is none. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-    uint32_t cp, min;
-    size_t len, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1Fu, min = 0x80;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3, cp = s[0] & 0x0Fu, min = 0x800;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 /*
  * src as well-formed UTF-8 in dst (JSON strings must be; a certificate SAN or
  * a path need not be): each byte that starts no valid sequence becomes '?'.
@@ -96,7 +69,7 @@ utf8_copy(char *dst, size_t cap, const char *src)
     size_t n, w = 0;
 
     while (*r != '\0') {
-        n = utf8_seq(r);
+        n = mt_utf8_seq(r);
         if (w + (n == 0 ? 1 : n) >= cap)
             break;
         if (n == 0) {

@@ -5,6 +5,7 @@
 
 #include "release/release.h"
 #include "util/mt_alloc.h"
+#include "util/mt_utf8.h"
 
 /*
  * The outcome of `release verify`: one named check per line, PASS or FAIL
@@ -13,41 +14,6 @@
 
 #define MAX_CHECKS 4096u
 #define MAX_DETAIL 1024
-
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlongs, surrogates, > U+10FFFF), or 0.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len, i;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-        len = 2;
-        cp = s[0] & 0x1fu;
-    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-        len = 3;
-        cp = s[0] & 0x0fu;
-    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-        len = 4;
-        cp = s[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xc0u) != 0x80u)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    return len;
-}
 
 /*
  * A copy of s that is valid UTF-8 (what a JSON string must be; review
@@ -64,7 +30,7 @@ utf8_clean(const char *s)
     if (out == NULL)
         return NULL;
     while (i < n) {
-        k = utf8_seq(p + i, n - i);
+        k = mt_utf8_seq(p + i);
         if (k == 0) {
             snprintf(out + o, 5, "\\x%02x", p[i]);
             o += 4;

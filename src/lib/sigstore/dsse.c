@@ -54,16 +54,6 @@ sig_dsse_pae(const char *type, const uint8_t *payload, size_t len, uint8_t **out
     return MT_OK;
 }
 
-static const json_t *
-path_get(const json_t *v, const char *const *path)
-{
-    size_t i;
-
-    for (i = 0; v != NULL && path[i] != NULL; i++)
-        v = json_is_object(v) ? json_object_get(v, path[i]) : NULL;
-    return v;
-}
-
 /* A "sha256" hash object {algorithm, value(hex)} equal to want: 1, 0 differs, -1 malformed. */
 static int
 hash_equals(const json_t *h, const uint8_t want[32])
@@ -108,7 +98,7 @@ sig_dsse_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bi
     MT_ENSURE_GOTO(
         EVP_Digest(bind->dsse_payload, bind->dsse_payload_len, ph, &hn, EVP_sha256(), NULL) == 1,
         MT_ERR_CRYPTO, rv, out);
-    r = hash_equals(path_get(body, p_ph), ph);
+    r = hash_equals(sig_json_path(body, p_ph), ph);
     MT_ENSURE_GOTO(r >= 0, BODY(res, "body payloadHash: missing or malformed"), rv, out);
     MT_ENSURE_GOTO(r == 1,
                    sig_fail(res, MT_ERR_SIGSTORE_TLOG_DIGEST,
@@ -116,7 +106,7 @@ sig_dsse_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bi
                             (long long)e->log_index),
                    rv, out);
     /* Exactly one signature, the envelope's. */
-    sigs = path_get(body, p_sigs);
+    sigs = sig_json_path(body, p_sigs);
     MT_ENSURE_GOTO(json_is_array(sigs) && json_array_size(sigs) == 1,
                    BODY(res, "body must record exactly one DSSE signature"), rv, out);
     s0 = json_array_get(sigs, 0);

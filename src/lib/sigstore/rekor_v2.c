@@ -50,16 +50,6 @@ key_details(EVP_PKEY *key)
     return NULL;
 }
 
-static const json_t *
-path_get(const json_t *v, const char *const *path)
-{
-    size_t i;
-
-    for (i = 0; v != NULL && path[i] != NULL; i++)
-        v = json_is_object(v) ? json_object_get(v, path[i]) : NULL;
-    return v;
-}
-
 /* A base64 string member equal to the given bytes: 1 equal, 0 differs, -1 absent or bad. */
 static int
 b64_member_equals(const json_t *v, const uint8_t *want, size_t want_len)
@@ -93,27 +83,27 @@ compare_fields(const json_t *body, const struct sig_tlog_entry *e, const struct 
     const json_t *v;
     int r;
 
-    v = path_get(body, p_alg);
+    v = sig_json_path(body, p_alg);
     MT_ENSURE(json_is_string(v), BODY(res, "body is not a hashedrekord 0.0.2 entry"));
     MT_ENSURE(strcmp(json_string_value(v), "SHA2_256") == 0,
               sig_fail(res, MT_ERR_SIGSTORE_TLOG_DIGEST, "tlog entry digest algorithm %.32s",
                        json_string_value(v)));
-    r = b64_member_equals(path_get(body, p_dig), digest, 32);
+    r = b64_member_equals(sig_json_path(body, p_dig), digest, 32);
     MT_ENSURE(r >= 0, BODY(res, "body data.digest: missing or bad base64"));
     MT_ENSURE(r == 1, sig_fail(res, MT_ERR_SIGSTORE_TLOG_DIGEST,
                                "tlog entry %lld records a different %s digest",
                                (long long)e->log_index, bind->is_dsse ? "envelope" : "artifact"));
-    r = b64_member_equals(path_get(body, p_sig), bind->sig, bind->sig_len);
+    r = b64_member_equals(sig_json_path(body, p_sig), bind->sig, bind->sig_len);
     MT_ENSURE(r >= 0, BODY(res, "body signature.content: missing or bad base64"));
     MT_ENSURE(r == 1,
               sig_fail(res, MT_ERR_SIGSTORE_TLOG_SIGNATURE,
                        "tlog entry %lld records a different signature", (long long)e->log_index));
-    r = b64_member_equals(path_get(body, bind->material_is_key ? p_key : p_cert),
+    r = b64_member_equals(sig_json_path(body, bind->material_is_key ? p_key : p_cert),
                           bind->material_der, bind->material_der_len);
     MT_ENSURE(r == 1, sig_fail(res, MT_ERR_SIGSTORE_TLOG_KEY,
                                "tlog entry %lld records a different %s", (long long)e->log_index,
                                bind->material_is_key ? "public key" : "certificate"));
-    v = path_get(body, p_kd);
+    v = sig_json_path(body, p_kd);
     MT_ENSURE(json_is_string(v) && strcmp(json_string_value(v), details) == 0,
               sig_fail(res, MT_ERR_SIGSTORE_TLOG_KEY, "tlog entry keyDetails %.40s, expected %s",
                        json_is_string(v) ? json_string_value(v) : "(none)", details));

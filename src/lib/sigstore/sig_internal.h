@@ -131,6 +131,8 @@ MT_WUR mt_err sig_json_bytes_exact(const json_t *obj, const char *key, uint8_t *
 MT_WUR mt_err sig_json_int64(const json_t *obj, const char *key, int64_t *out);
 /* Every key of obj is in the NULL-terminated list (protojson rejects unknown fields). */
 MT_WUR mt_err sig_json_only_keys(const json_t *obj, const char *const *allowed);
+/* The member at a NULL-terminated path of object keys, or NULL (a missing key, a non-object). */
+const json_t *sig_json_path(const json_t *v, const char *const *path);
 /* RFC 3339 with an optional fraction to milliseconds; round_up for window ends. */
 MT_WUR mt_err sig_rfc3339_ms(const char *s, int round_up, int64_t *out_ms);
 /* PEM text (one block of the given type) to DER. */

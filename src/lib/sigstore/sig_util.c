@@ -13,34 +13,7 @@
 #include "util/mt_alloc.h"
 #include "util/mt_b64.h"
 #include "util/mt_time.h"
-
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 when there is none. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-    uint32_t cp, min;
-    size_t len, i;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, cp = s[0] & 0x1Fu, min = 0x80;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3, cp = s[0] & 0x0Fu, min = 0x800;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, cp = s[0] & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    for (i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
+#include "util/mt_utf8.h"
 
 void
 sig_utf8_fix(char *s)
@@ -49,7 +22,7 @@ sig_utf8_fix(char *s)
     size_t n, i;
 
     while (*r != '\0') {
-        n = utf8_seq(r);
+        n = mt_utf8_seq(r);
         if (n == 0) {
             /* A sequence cut by a truncation at the end is dropped, other bad bytes become '?'. */
             for (i = 1; i < 4 && r[i] != '\0' && (r[i] & 0xC0) == 0x80; i++)
@@ -192,6 +165,16 @@ sig_json_only_keys(const json_t *obj, const char *const *allowed)
         MT_ENSURE(ok, MT_ERR_SIGSTORE_FORMAT);
     }
     return MT_OK;
+}
+
+const json_t *
+sig_json_path(const json_t *v, const char *const *path)
+{
+    size_t i;
+
+    for (i = 0; v != NULL && path[i] != NULL; i++)
+        v = json_is_object(v) ? json_object_get(v, path[i]) : NULL;
+    return v;
 }
 
 mt_err
