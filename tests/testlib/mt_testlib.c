@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -126,4 +127,19 @@ mt_test_run_cli(char **out, const char *arg, ...)
         ;
     *out = (char *)mt_buf_take(&buf, NULL);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+json_t *
+mt_test_json_at(json_t *root, const char *path)
+{
+    char buf[256], *tok, *save = NULL;
+    json_t *o = root;
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (tok = strtok_r(buf, "/", &save); tok != NULL && o != NULL;
+         tok = strtok_r(NULL, "/", &save))
+        o = json_is_array(o) ? json_array_get(o, (size_t)strtoul(tok, NULL, 10))
+                             : json_object_get(o, tok);
+    assert_non_null(o);
+    return o;
 }

@@ -38,6 +38,11 @@ uint8_t *mt_test_read_shared(const char *rel, size_t *len);
 uint8_t *mt_test_read_file(const char *path, size_t *len);
 /* Parse a JSON file below shared/; fails the test if unreadable or malformed. */
 json_t *mt_test_load_shared_json(const char *rel);
+/*
+ * The member of root at a '/'-separated path ("a/0/b": array indices as
+ * numbers); fails the test when there is none.  Borrowed from root.
+ */
+json_t *mt_test_json_at(json_t *root, const char *path);
 
 /* Hex of b as a static buffer (tests only; not reentrant). */
 const char *mt_test_hex(const uint8_t *b, size_t n);

@@ -73,29 +73,13 @@ verify_json(json_t *j)
     return e;
 }
 
-/* The object at a '/'-separated path (array indices as numbers). */
-static json_t *
-at(json_t *root, const char *path)
-{
-    char buf[256], *tok, *save = NULL;
-    json_t *o = root;
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (tok = strtok_r(buf, "/", &save); tok != NULL && o != NULL;
-         tok = strtok_r(NULL, "/", &save))
-        o = json_is_array(o) ? json_array_get(o, (size_t)strtoul(tok, NULL, 10))
-                             : json_object_get(o, tok);
-    assert_non_null(o);
-    return o;
-}
-
 #define TLOG0 "verificationMaterial/tlogEntries/0"
 
 /* Set (or with NULL delete) member key of the object at path, verify, expect want. */
 static void
 mutate(const char *base, const char *path, const char *key, json_t *value, mt_err want)
 {
-    json_t *j = mt_test_load_shared_json(base), *o = path[0] ? at(j, path) : j;
+    json_t *j = mt_test_load_shared_json(base), *o = path[0] ? mt_test_json_at(j, path) : j;
 
     if (value == NULL)
         json_object_del(o, key);
@@ -222,7 +206,7 @@ test_entry_fields(void **state)
     mutate(V03, TLOG0 "/inclusionProof", "hashes", json_integer(0), MT_ERR_SIGSTORE_FORMAT);
     /* Duplicate (logId, logIndex); more than 32 entries. */
     j = mt_test_load_shared_json(V03);
-    entries = at(j, "verificationMaterial/tlogEntries");
+    entries = mt_test_json_at(j, "verificationMaterial/tlogEntries");
     json_array_append(entries, json_array_get(entries, 0));
     EXPECT_ERR(verify_json(j), MT_ERR_SIGSTORE_FORMAT);
     while (json_array_size(entries) <= 32)
@@ -245,15 +229,19 @@ test_binding(void **state)
 
     (void)state;
     /* Another certificate (same identity) with this bundle's entry: key mismatch. */
-    json_object_set(at(j, "verificationMaterial/certificate"), "rawBytes",
-                    at(other, "verificationMaterial/x509CertificateChain/certificates/0/rawBytes"));
-    json_object_set(at(j, "messageSignature"), "signature",
-                    at(other, "messageSignature/signature"));
+    json_object_set(
+        mt_test_json_at(j, "verificationMaterial/certificate"), "rawBytes",
+        mt_test_json_at(other,
+                        "verificationMaterial/x509CertificateChain/certificates/0/rawBytes"));
+    json_object_set(mt_test_json_at(j, "messageSignature"), "signature",
+                    mt_test_json_at(other, "messageSignature/signature"));
     EXPECT_ERR(verify_json(j), MT_ERR_SIGSTORE_TLOG_SIGNATURE);
     json_decref(j);
     j = mt_test_load_shared_json(V03);
-    json_object_set(at(j, "verificationMaterial/certificate"), "rawBytes",
-                    at(other, "verificationMaterial/x509CertificateChain/certificates/0/rawBytes"));
+    json_object_set(
+        mt_test_json_at(j, "verificationMaterial/certificate"), "rawBytes",
+        mt_test_json_at(other,
+                        "verificationMaterial/x509CertificateChain/certificates/0/rawBytes"));
     EXPECT_ERR(verify_json(j), MT_ERR_SIGSTORE_TLOG_KEY);
     json_decref(j);
     json_decref(other);
@@ -268,7 +256,7 @@ test_binding(void **state)
         mt_sigstore_verify_bundle(trust, &pol, &art, (const uint8_t *)text, strlen(text), &res),
         MT_ERR_SIGSTORE_MESSAGE_DIGEST);
     free(text); /* lint-allow: free (jansson's malloc) */
-    json_object_del(at(j, "messageSignature"), "messageDigest");
+    json_object_del(mt_test_json_at(j, "messageSignature"), "messageDigest");
     text = json_dumps(j, JSON_COMPACT);
     EXPECT_ERR(
         mt_sigstore_verify_bundle(trust, &pol, &art, (const uint8_t *)text, strlen(text), &res),
@@ -313,7 +301,7 @@ test_legacy(void **state)
     mutate(LEG, "", "somethingElse", json_true(), MT_OK); /* unknown keys ignored */
     /* Keys match case-insensitively; two spellings of one key are ambiguous. */
     j = mt_test_load_shared_json(LEG);
-    v = at(j, "rekorBundle");
+    v = mt_test_json_at(j, "rekorBundle");
     json_object_set(v, "signedEntryTimestamp", json_object_get(v, "SignedEntryTimestamp"));
     json_object_del(v, "SignedEntryTimestamp");
     EXPECT_OK(verify_json(j));

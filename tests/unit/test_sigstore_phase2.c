@@ -77,22 +77,6 @@ trust_load(const char *rel)
     return t;
 }
 
-/* The object at a '/'-separated path (array indices as numbers). */
-static json_t *
-at(json_t *root, const char *path)
-{
-    char buf[256], *tok, *save = NULL;
-    json_t *o = root;
-
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (tok = strtok_r(buf, "/", &save); tok != NULL && o != NULL;
-         tok = strtok_r(NULL, "/", &save))
-        o = json_is_array(o) ? json_array_get(o, (size_t)strtoul(tok, NULL, 10))
-                             : json_object_get(o, tok);
-    assert_non_null(o);
-    return o;
-}
-
 static mt_err
 verify_keyless(const struct mt_sigstore_trust *t, json_t *bundle, const uint8_t *sha256,
                struct mt_sigstore_result *res)
@@ -158,7 +142,7 @@ edit_text(json_t *obj, const char *key, const char *from, const char *to)
 static void
 edit_body(json_t *bundle, const char *from, const char *to)
 {
-    json_t *e = at(bundle, TLOG0), *tmp = json_object();
+    json_t *e = mt_test_json_at(bundle, TLOG0), *tmp = json_object();
     uint8_t *body;
     size_t len = 0;
     char *text;
@@ -188,8 +172,8 @@ test_tsa_module(void **state)
     int64_t gen = 0;
 
     (void)state;
-    ts = b64_member(at(b, TS0), "signedTimestamp", &ts_len);
-    sig = b64_member(at(b, "messageSignature"), "signature", &sig_len);
+    ts = b64_member(mt_test_json_at(b, TS0), "signedTimestamp", &ts_len);
+    sig = b64_member(mt_test_json_at(b, "messageSignature"), "signature", &sig_len);
     memset(&res, 0, sizeof(res));
     EXPECT_OK(sig_tsa_verify(r2, ts, ts_len, sig, sig_len, &gen, &res));
     assert_int_equal(gen, R2_GENTIME);
@@ -224,29 +208,29 @@ test_tsa_module(void **state)
                MT_ERR_SIGSTORE_TIMESTAMP);
     /* The TSA window is closed: end == genTime passes, a second earlier fails, so does start. */
     root = mt_test_load_shared_json(R2_ROOT);
-    json_object_set_new(at(root, "timestampAuthorities/0/validFor"), "end",
+    json_object_set_new(mt_test_json_at(root, "timestampAuthorities/0/validFor"), "end",
                         json_string("2025-06-12T12:02:20Z"));
     t = trust_from_json(root);
     EXPECT_OK(sig_tsa_verify(t, ts, ts_len, sig, sig_len, &gen, &res));
     mt_sigstore_trust_free(t);
-    json_object_set_new(at(root, "timestampAuthorities/0/validFor"), "end",
+    json_object_set_new(mt_test_json_at(root, "timestampAuthorities/0/validFor"), "end",
                         json_string("2025-06-12T12:02:19Z"));
     t = trust_from_json(root);
     memset(&res, 0, sizeof(res));
     EXPECT_ERR(sig_tsa_verify(t, ts, ts_len, sig, sig_len, &gen, &res),
                MT_ERR_SIGSTORE_TIMESTAMP_TIME);
     mt_sigstore_trust_free(t);
-    json_object_del(at(root, "timestampAuthorities/0/validFor"), "end");
-    json_object_set_new(at(root, "timestampAuthorities/0/validFor"), "start",
+    json_object_del(mt_test_json_at(root, "timestampAuthorities/0/validFor"), "end");
+    json_object_set_new(mt_test_json_at(root, "timestampAuthorities/0/validFor"), "start",
                         json_string("2025-06-12T12:02:21Z"));
     t = trust_from_json(root);
     EXPECT_ERR(sig_tsa_verify(t, ts, ts_len, sig, sig_len, &gen, &res),
                MT_ERR_SIGSTORE_TIMESTAMP_TIME);
     mt_sigstore_trust_free(t);
     /* A chain naming another signing certificate: the token's signer is pinned to it. */
-    json_object_del(at(root, "timestampAuthorities/0/validFor"), "start");
+    json_object_del(mt_test_json_at(root, "timestampAuthorities/0/validFor"), "start");
     {
-        json_t *certs = at(root, "timestampAuthorities/0/certChain/certificates");
+        json_t *certs = mt_test_json_at(root, "timestampAuthorities/0/certChain/certificates");
 
         json_array_set(certs, 0, json_array_get(certs, 1)); /* [anchor, anchor] */
         t = trust_from_json(root);
@@ -294,32 +278,32 @@ m_none(json_t *b)
 static void
 m_no_timestamps(json_t *b)
 {
-    json_object_del(at(b, "verificationMaterial"), "timestampVerificationData");
+    json_object_del(mt_test_json_at(b, "verificationMaterial"), "timestampVerificationData");
 }
 
 static void
 m_no_tlog(json_t *b)
 {
-    json_object_set_new(at(b, "verificationMaterial"), "tlogEntries", json_array());
+    json_object_set_new(mt_test_json_at(b, "verificationMaterial"), "tlogEntries", json_array());
 }
 
 static void
 m_log_index(json_t *b)
 {
-    json_object_set_new(at(b, TLOG0), "logIndex", json_string("734"));
+    json_object_set_new(mt_test_json_at(b, TLOG0), "logIndex", json_string("734"));
 }
 
 static void
 m_promise(json_t *b)
 {
-    json_object_set_new(at(b, TLOG0), "inclusionPromise",
+    json_object_set_new(mt_test_json_at(b, TLOG0), "inclusionPromise",
                         json_pack("{s:s}", "signedEntryTimestamp", "MEUCIQ=="));
 }
 
 static void
 m_no_proof(json_t *b)
 {
-    json_object_del(at(b, TLOG0), "inclusionProof");
+    json_object_del(mt_test_json_at(b, TLOG0), "inclusionProof");
 }
 
 static void
@@ -343,14 +327,14 @@ m_body_algorithm(json_t *b)
 static void
 m_kind_version(json_t *b)
 {
-    json_object_set_new(at(b, TLOG0 "/kindVersion"), "version", json_string("0.0.1"));
+    json_object_set_new(mt_test_json_at(b, TLOG0 "/kindVersion"), "version", json_string("0.0.1"));
 }
 
 static void
 m_signer_name(json_t *b)
 {
     /* The origin line stays; only the signature line's name changes: no line of the log. */
-    edit_text(at(b, TLOG0 "/inclusionProof/checkpoint"), "envelope",
+    edit_text(mt_test_json_at(b, TLOG0 "/inclusionProof/checkpoint"), "envelope",
               "\xe2\x80\x94 log2025-alpha1.rekor.sigstage.dev ",
               "\xe2\x80\x94 log2025-alpha1.rekor.sigstage.dew ");
 }
@@ -359,7 +343,7 @@ static void
 m_checkpoint_sig(json_t *b)
 {
     /* A byte of the Ed25519 signature (after the 4-byte key hint). */
-    edit_text(at(b, TLOG0 "/inclusionProof/checkpoint"), "envelope", "8w1amdbj1mjN",
+    edit_text(mt_test_json_at(b, TLOG0 "/inclusionProof/checkpoint"), "envelope", "8w1amdbj1mjN",
               "8w1amdbj1mjO");
 }
 
@@ -367,13 +351,15 @@ static void
 m_checkpoint_witness_only(json_t *b)
 {
     /* A hint that is not the log's: an unknown witness line, and no log line. */
-    edit_text(at(b, TLOG0 "/inclusionProof/checkpoint"), "envelope", "8w1amdbj", "AAAAAdbj");
+    edit_text(mt_test_json_at(b, TLOG0 "/inclusionProof/checkpoint"), "envelope", "8w1amdbj",
+              "AAAAAdbj");
 }
 
 static void
 m_ts_duplicate(json_t *b)
 {
-    json_t *arr = at(b, "verificationMaterial/timestampVerificationData/rfc3161Timestamps");
+    json_t *arr =
+        mt_test_json_at(b, "verificationMaterial/timestampVerificationData/rfc3161Timestamps");
 
     json_array_append_new(arr, json_deep_copy(json_array_get(arr, 0)));
 }
@@ -382,17 +368,18 @@ static void
 m_ts_foreign(json_t *b)
 {
     json_t *other = mt_test_load_shared_json(PAYLOAD_MISMATCH);
-    json_t *arr = at(b, "verificationMaterial/timestampVerificationData/rfc3161Timestamps");
+    json_t *arr =
+        mt_test_json_at(b, "verificationMaterial/timestampVerificationData/rfc3161Timestamps");
 
     /* Strict: a second timestamp over other bytes fails even beside a good one. */
-    json_array_append(arr, at(other, TS0));
+    json_array_append(arr, mt_test_json_at(other, TS0));
     json_decref(other);
 }
 
 static void
 m_ts_garbage(json_t *b)
 {
-    json_object_set_new(at(b, TS0), "signedTimestamp", json_string("MAMCAQA="));
+    json_object_set_new(mt_test_json_at(b, TS0), "signedTimestamp", json_string("MAMCAQA="));
 }
 
 /*
@@ -414,7 +401,7 @@ r2_tlog_window(const char *start, const char *end, struct mt_sigstore_result *re
     if (end != NULL)
         json_object_set_new(vf, "end", json_string(end));
     for (i = 0; i < json_array_size(tlogs); i++) {
-        json_t *pk = at(json_array_get(tlogs, i), "publicKey");
+        json_t *pk = mt_test_json_at(json_array_get(tlogs, i), "publicKey");
 
         if (strcmp(json_string_value(json_object_get(pk, "keyDetails")), "PKIX_ED25519") != 0)
             continue;
@@ -578,13 +565,13 @@ dsse_bundle(EVP_PKEY *k, const char *type, const char *stmt, int over_pae, const
                   "publicKey", "hint", "unauthenticated", "dsseEnvelope", "payloadType", type,
                   "signatures");
     assert_non_null(j);
-    set_b64(at(j, "dsseEnvelope"), "payload", (const uint8_t *)stmt, strlen(stmt));
+    set_b64(mt_test_json_at(j, "dsseEnvelope"), "payload", (const uint8_t *)stmt, strlen(stmt));
     sigs = json_object();
     set_b64(sigs, "sig", sig, sig_len);
     json_object_set_new(sigs, "keyid", json_string(""));
-    json_array_append_new(at(j, "dsseEnvelope/signatures"), sigs);
+    json_array_append_new(mt_test_json_at(j, "dsseEnvelope/signatures"), sigs);
     if (extra_sig != NULL)
-        json_array_append_new(at(j, "dsseEnvelope/signatures"),
+        json_array_append_new(mt_test_json_at(j, "dsseEnvelope/signatures"),
                               json_pack("{s:s}", "sig", extra_sig));
     text = json_dumps(j, JSON_COMPACT);
     assert_non_null(text);
@@ -669,29 +656,30 @@ test_dsse_v1_entry(void **state)
     memset(other, 0x22, sizeof(other));
     EXPECT_ERR(verify_keyless(prod, b, other, &res), MT_ERR_SIGSTORE_DSSE_SUBJECT);
     /* Only in-toto statements name an artifact. */
-    env = at(b, "dsseEnvelope");
+    env = mt_test_json_at(b, "dsseEnvelope");
     json_object_set_new(env, "payloadType", json_string("application/vnd.in-toto+jsoN"));
     EXPECT_ERR(verify_keyless(prod, b, NULL, &res), MT_ERR_SIGSTORE_UNSUPPORTED);
     json_decref(b);
     /* Another payload: the logged payloadHash differs. */
     b = mt_test_load_shared_json(DSSE_V1);
-    set_b64(at(b, "dsseEnvelope"), "payload", (const uint8_t *)"{}", 2);
+    set_b64(mt_test_json_at(b, "dsseEnvelope"), "payload", (const uint8_t *)"{}", 2);
     EXPECT_ERR(verify_keyless(prod, b, NULL, &res), MT_ERR_SIGSTORE_TLOG_DIGEST);
     json_decref(b);
     /* Envelope structure. */
     b = mt_test_load_shared_json(DSSE_V1);
-    json_object_set_new(at(b, "dsseEnvelope"), "extra", json_true());
+    json_object_set_new(mt_test_json_at(b, "dsseEnvelope"), "extra", json_true());
     EXPECT_ERR(verify_keyless(prod, b, NULL, &res), MT_ERR_SIGSTORE_FORMAT);
-    json_object_del(at(b, "dsseEnvelope"), "extra");
-    json_object_set_new(at(b, "dsseEnvelope/signatures/0"), "keyid", json_integer(1));
+    json_object_del(mt_test_json_at(b, "dsseEnvelope"), "extra");
+    json_object_set_new(mt_test_json_at(b, "dsseEnvelope/signatures/0"), "keyid", json_integer(1));
     EXPECT_ERR(verify_keyless(prod, b, NULL, &res), MT_ERR_SIGSTORE_FORMAT);
-    json_object_del(at(b, "dsseEnvelope/signatures/0"), "keyid");
-    json_object_set_new(at(b, "dsseEnvelope"), "payloadType", json_string(""));
+    json_object_del(mt_test_json_at(b, "dsseEnvelope/signatures/0"), "keyid");
+    json_object_set_new(mt_test_json_at(b, "dsseEnvelope"), "payloadType", json_string(""));
     EXPECT_ERR(verify_keyless(prod, b, NULL, &res), MT_ERR_SIGSTORE_FORMAT);
     json_decref(b);
     /* A dsse entry for a message signature, and a hashedrekord 0.0.1 entry for DSSE. */
     b = mt_test_load_shared_json(DSSE_V1);
-    json_object_set_new(at(b, TLOG0 "/kindVersion"), "kind", json_string("hashedrekord"));
+    json_object_set_new(mt_test_json_at(b, TLOG0 "/kindVersion"), "kind",
+                        json_string("hashedrekord"));
     EXPECT_ERR(verify_keyless(prod, b, NULL, &res), MT_ERR_SIGSTORE_TLOG_BODY);
     json_decref(b);
     mt_sigstore_trust_free(prod);
