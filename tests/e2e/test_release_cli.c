@@ -630,13 +630,38 @@ expect_log(const char *log, const char *home, const char *node, size_t n)
     mt_free(got);
 }
 
+/*
+ * policy merod-config --apply (merod home /h, node n) with the fake merod's
+ * command fail_at ending with status (an exit status, or "kill"): exit 1,
+ * and the log holds exactly the commands up to the failing one.
+ */
+static void
+apply_failing_at(struct cli_result *r, const char *logenv, const char *log, size_t fail_at,
+                 const char *status, const char *what)
+{
+    char failenv[64], statusenv[64];
+    const char *env[4];
+
+    snprintf(failenv, sizeof(failenv), "MT_FAKE_MEROD_FAIL_AT=%zu", fail_at);
+    snprintf(statusenv, sizeof(statusenv), "MT_FAKE_MEROD_STATUS=%s", status);
+    env[0] = logenv;
+    env[1] = failenv;
+    env[2] = statusenv;
+    env[3] = NULL;
+    unlink(log);
+    RUN(r, env, "policy", "merod-config", "--release", kdir, "--kms-url", KMS_URL, "--key", pub,
+        "--apply", "--merod-home", "/h", "--node", "n", "--merod", MT_FAKE_MEROD_PATH);
+    expect_rc(r, 1, what);
+    expect_log(log, "/h", "n", fail_at);
+}
+
 static void
 test_merod_apply_runs_merod(void **state)
 {
     /* Shell metacharacters everywhere: a shell would split, expand or run them. */
     const char *home = "/data/cali mero/'q' \"dq\" $(touch pwned) `x` ;|&*";
-    char log[400], logenv[450], failenv[64], statusenv[64], stdout_want[4096], err_want[1024];
-    const char *env[4];
+    char log[400], logenv[450], stdout_want[4096], err_want[1024];
+    const char *env[2];
     struct cli_result r;
     size_t i;
 
@@ -672,16 +697,7 @@ test_merod_apply_runs_merod(void **state)
     cli_free(&r);
 
     /* The 4th command exits 3: the run stops there and says so. */
-    unlink(log);
-    snprintf(failenv, sizeof(failenv), "MT_FAKE_MEROD_FAIL_AT=4");
-    snprintf(statusenv, sizeof(statusenv), "MT_FAKE_MEROD_STATUS=3");
-    env[1] = failenv;
-    env[2] = statusenv;
-    env[3] = NULL;
-    RUN(&r, env, "policy", "merod-config", "--release", kdir, "--kms-url", KMS_URL, "--key", pub,
-        "--apply", "--merod-home", "/h", "--node", "n", "--merod", MT_FAKE_MEROD_PATH);
-    expect_rc(&r, 1, "4th command fails");
-    expect_log(log, "/h", "n", 4);
+    apply_failing_at(&r, logenv, log, 4, "3", "4th command fails");
     snprintf(err_want, sizeof(err_want),
              "mero-tee policy merod-config: command 4 of 10 failed with exit status 3: merod "
              "config %s; 3 of 10 settings applied (release_merod_failed)\n",
@@ -690,13 +706,7 @@ test_merod_apply_runs_merod(void **state)
     cli_free(&r);
 
     /* The first command is killed. */
-    unlink(log);
-    snprintf(failenv, sizeof(failenv), "MT_FAKE_MEROD_FAIL_AT=1");
-    snprintf(statusenv, sizeof(statusenv), "MT_FAKE_MEROD_STATUS=kill");
-    RUN(&r, env, "policy", "merod-config", "--release", kdir, "--kms-url", KMS_URL, "--key", pub,
-        "--apply", "--merod-home", "/h", "--node", "n", "--merod", MT_FAKE_MEROD_PATH);
-    expect_rc(&r, 1, "1st command killed");
-    expect_log(log, "/h", "n", 1);
+    apply_failing_at(&r, logenv, log, 1, "kill", "1st command killed");
     snprintf(err_want, sizeof(err_want),
              "mero-tee policy merod-config: command 1 of 10 killed by signal 9: merod config %s; "
              "0 of 10 settings applied (release_merod_failed)\n",
@@ -706,17 +716,10 @@ test_merod_apply_runs_merod(void **state)
     cli_free(&r);
 
     /* The last command fails: nine were applied. */
-    unlink(log);
-    snprintf(failenv, sizeof(failenv), "MT_FAKE_MEROD_FAIL_AT=10");
-    snprintf(statusenv, sizeof(statusenv), "MT_FAKE_MEROD_STATUS=127");
-    RUN(&r, env, "policy", "merod-config", "--release", kdir, "--kms-url", KMS_URL, "--key", pub,
-        "--apply", "--merod-home", "/h", "--node", "n", "--merod", MT_FAKE_MEROD_PATH);
-    expect_rc(&r, 1, "10th command fails");
-    expect_log(log, "/h", "n", 10);
+    apply_failing_at(&r, logenv, log, 10, "127", "10th command fails");
     expect_has(r.err, "command 10 of 10 failed with exit status 127: ", "exit 127 is an exit");
     expect_has(r.err, "; 9 of 10 settings applied (release_merod_failed)\n", "10th");
     cli_free(&r);
-    env[1] = NULL;
 
     /* A merod that cannot be run: told apart from one that exits 127. */
     RUN(&r, env, "policy", "merod-config", "--release", kdir, "--kms-url", KMS_URL, "--key", pub,
