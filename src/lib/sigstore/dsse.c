@@ -78,7 +78,6 @@ sig_dsse_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bi
     static const char *const p_sigs[] = {"spec", "signatures", NULL};
     json_t *body = NULL;
     const json_t *sigs, *s0, *v;
-    const char *kind, *ver;
     uint8_t ph[32], *sig = NULL, *pem = NULL, *der = NULL;
     size_t sig_len = 0, pem_len = 0, der_len = 0;
     unsigned int hn = 0;
@@ -86,14 +85,7 @@ sig_dsse_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bi
     mt_err rv;
 
     MT_ENSURE(bind->is_dsse && bind->dsse_payload != NULL, MT_ERR_ARG);
-    rv = mt_json_parse((const char *)e->body, e->body_len, SIG_MAX_FIELD, &body);
-    MT_ENSURE(rv == MT_OK, rv == MT_ERR_NOMEM ? rv : BODY(res, "canonicalizedBody is not JSON"));
-    MT_ENSURE_GOTO(
-        mt_json_get_str(body, "kind", &kind, NULL) == MT_OK &&
-            mt_json_get_str(body, "apiVersion", &ver, NULL) == MT_OK &&
-            strcmp(kind, e->kind) == 0 && strcmp(ver, e->version) == 0,
-        BODY(res, "body kind/apiVersion differ from kindVersion %s/%s", e->kind, e->version), rv,
-        out);
+    MT_GUARD(sig_tlog_body_load(e, &body, res));
     /* payloadHash == H(payload) */
     MT_ENSURE_GOTO(
         EVP_Digest(bind->dsse_payload, bind->dsse_payload_len, ph, &hn, EVP_sha256(), NULL) == 1,

@@ -156,7 +156,7 @@ mt_err
 sig_rekor_v2_body_check(const struct sig_tlog_entry *e, const struct sig_binding *bind,
                         struct mt_sigstore_result *res)
 {
-    const char *details = key_details(bind->signer), *kind, *ver;
+    const char *details = key_details(bind->signer);
     const uint8_t *digest = bind->is_dsse ? bind->pae_digest : bind->digest;
     json_t *body = NULL;
     char *want = NULL;
@@ -167,14 +167,7 @@ sig_rekor_v2_body_check(const struct sig_tlog_entry *e, const struct sig_binding
                                         "Rekor v2 entries are supported for ECDSA P-256 and RSA "
                                         "keys with SHA-256 only"));
     MT_ENSURE(digest != NULL, MT_ERR_ARG);
-    rv = mt_json_parse((const char *)e->body, e->body_len, SIG_MAX_FIELD, &body);
-    MT_ENSURE(rv == MT_OK, rv == MT_ERR_NOMEM ? rv : BODY(res, "canonicalizedBody is not JSON"));
-    MT_ENSURE_GOTO(
-        mt_json_get_str(body, "kind", &kind, NULL) == MT_OK &&
-            mt_json_get_str(body, "apiVersion", &ver, NULL) == MT_OK &&
-            strcmp(kind, e->kind) == 0 && strcmp(ver, e->version) == 0,
-        BODY(res, "body kind/apiVersion differ from kindVersion %s/%s", e->kind, e->version), rv,
-        out);
+    MT_GUARD(sig_tlog_body_load(e, &body, res));
     MT_GUARD_GOTO(compare_fields(body, e, bind, digest, details, res), rv, out);
     MT_GUARD_GOTO(rebuild(bind, digest, details, &want, &want_len), rv, out);
     MT_ENSURE_GOTO(want_len == e->body_len && CRYPTO_memcmp(want, e->body, want_len) == 0,

@@ -133,6 +133,13 @@ MT_WUR mt_err sig_json_int64(const json_t *obj, const char *key, int64_t *out);
 MT_WUR mt_err sig_json_only_keys(const json_t *obj, const char *const *allowed);
 /* The member at a NULL-terminated path of object keys, or NULL (a missing key, a non-object). */
 const json_t *sig_json_path(const json_t *v, const char *const *path);
+/*
+ * A tlog entry's canonicalizedBody parsed into *body (json_decref), its kind and
+ * apiVersion those of the entry's kindVersion; MT_ERR_SIGSTORE_TLOG_BODY
+ * (with *body NULL) otherwise.
+ */
+MT_WUR mt_err sig_tlog_body_load(const struct sig_tlog_entry *e, json_t **body,
+                                 struct mt_sigstore_result *res);
 /* RFC 3339 with an optional fraction to milliseconds; round_up for window ends. */
 MT_WUR mt_err sig_rfc3339_ms(const char *s, int round_up, int64_t *out_ms);
 /* PEM text (one block of the given type) to DER. */

@@ -12,6 +12,7 @@
 #include "sigstore/sig_internal.h"
 #include "util/mt_alloc.h"
 #include "util/mt_b64.h"
+#include "util/mt_json.h"
 #include "util/mt_time.h"
 #include "util/mt_utf8.h"
 
@@ -175,6 +176,28 @@ sig_json_path(const json_t *v, const char *const *path)
     for (i = 0; v != NULL && path[i] != NULL; i++)
         v = json_is_object(v) ? json_object_get(v, path[i]) : NULL;
     return v;
+}
+
+mt_err
+sig_tlog_body_load(const struct sig_tlog_entry *e, json_t **body, struct mt_sigstore_result *res)
+{
+    const char *kind, *ver;
+    mt_err rv;
+
+    *body = NULL;
+    rv = mt_json_parse((const char *)e->body, e->body_len, SIG_MAX_FIELD, body);
+    MT_ENSURE(rv == MT_OK, rv == MT_ERR_NOMEM ? rv
+                                              : sig_fail(res, MT_ERR_SIGSTORE_TLOG_BODY,
+                                                         "canonicalizedBody is not JSON"));
+    if (mt_json_get_str(*body, "kind", &kind, NULL) != MT_OK ||
+        mt_json_get_str(*body, "apiVersion", &ver, NULL) != MT_OK || strcmp(kind, e->kind) != 0 ||
+        strcmp(ver, e->version) != 0) {
+        json_decref(*body);
+        *body = NULL;
+        return sig_fail(res, MT_ERR_SIGSTORE_TLOG_BODY,
+                        "body kind/apiVersion differ from kindVersion %s/%s", e->kind, e->version);
+    }
+    return MT_OK;
 }
 
 mt_err
