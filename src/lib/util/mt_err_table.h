@@ -351,3 +351,19 @@ X(MT_ERR_VERIFIER_MEDIA_TYPE, "verifier_unsupported_media_type", 415, "",
   "The request body must be application/json")
 X(MT_ERR_VERIFIER_ITA, "verifier_ita", 502, "",
   "Intel Trust Authority appraisal failed or its token did not verify")
+
+/* fleet sidecar; docs/fleet-sidecar.md */
+X(MT_ERR_SIDECAR_FILE_PERMS, "sidecar_file_permissions", 500, "",
+  "A configuration or token file is not private (owner root or the service user, mode 0600)")
+X(MT_ERR_SIDECAR_MDMA_RESPONSE, "sidecar_mdma_response", 502, "",
+  "The fleet manager's answer is malformed")
+X(MT_ERR_SIDECAR_JOIN_FAILED, "sidecar_join_failed", 502, "",
+  "meroctl tee fleet-join did not exit with status 0")
+X(MT_ERR_SIDECAR_JOIN_TIMEOUT, "sidecar_join_timeout", 504, "",
+  "meroctl tee fleet-join did not finish in time and was killed")
+X(MT_ERR_SIDECAR_STATE_CORRUPT, "sidecar_state_corrupt", 500, "",
+  "The sidecar state file is corrupt (moved aside, starting from empty state)")
+X(MT_ERR_SIDECAR_NODE_NOT_READY, "sidecar_node_not_ready", 503, "",
+  "merod is not ready or did not answer with the node's peer ID")
+X(MT_ERR_SIDECAR_MRTD, "sidecar_mrtd_invalid", 502, "",
+  "The node's MRTD could not be read or is not 96 lowercase hex digits")
