@@ -17,6 +17,7 @@
     event_log: 'Event log replay (RTMRs)',
     compose_hash: 'Compose hash',
     app_id: 'App id',
+    compose_policy: 'Compose hash against the release',
     measurements: 'Measurements against the release',
     profile: 'Profile',
     release: 'Release signature',
@@ -29,9 +30,10 @@
     event_log: 'Each event\u2019s digest is recomputed and the log replayed; the result must equal the RTMRs in the quote.',
     compose_hash: 'The compose hash read from the replayed, verified event log.',
     app_id: 'The app id read from the replayed, verified event log.',
+    compose_policy: 'The compose hash from the verified event log is in the release policy\u2019s allowlist for the profile.',
     measurements: 'MRTD and RTMR0\u20133 from the quote compared with the release\u2019s allowlists, per profile.',
     profile: 'Which profile\u2019s allowlists the measurements match.',
-    release: 'The release documents are verified (checksums, signatures) before they are used.',
+    release: 'The release documents are verified (checksums, signatures) before they are used; the card says whether the signatures were verified.',
     ita: 'Optional appraisal by Intel Trust Authority, its token verified and compared with the local result.'
   };
 
