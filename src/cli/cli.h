@@ -21,5 +21,9 @@ int mt_cmd_sigstore(int argc, char **argv);   /* sigstore verify */
 int mt_cmd_release(int argc, char **argv);    /* release verify | assemble | sign */
 int mt_cmd_policy(int argc, char **argv);     /* policy merod-config */
 int mt_cmd_catalog(int argc, char **argv);    /* catalog update */
+int mt_cmd_image(int argc, char **argv);      /* image root-hash */
+int mt_cmd_measure(int argc, char **argv);    /* measure boot */
+int mt_cmd_rtmr(int argc, char **argv);       /* rtmr expected | replay */
+int mt_cmd_compose(int argc, char **argv);    /* compose-hash FILE */
 
 #endif

@@ -30,6 +30,10 @@ static const struct {
      "[--apply --merod-home H [--node N] [--dry-run]]"},
     {"catalog", mt_cmd_catalog,
      "update --releases DIR... [--out FILE] [--key K | --trusted-root R]"},
+    {"image", mt_cmd_image, "root-hash ROOT [--manifest]"},
+    {"measure", mt_cmd_measure, "boot [--cmdline PATH] [--tdx-root DIR] [--marker PATH]"},
+    {"rtmr", mt_cmd_rtmr, "expected --profile P --root-hash H [--json] | replay EVENTLOG [--json]"},
+    {"compose-hash", mt_cmd_compose, "FILE (app-compose.json)"},
 };
 
 static void

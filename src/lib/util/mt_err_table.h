@@ -367,3 +367,22 @@ X(MT_ERR_SIDECAR_NODE_NOT_READY, "sidecar_node_not_ready", 503, "",
   "merod is not ready or did not answer with the node's peer ID")
 X(MT_ERR_SIDECAR_MRTD, "sidecar_mrtd_invalid", 502, "",
   "The node's MRTD could not be read or is not 96 lowercase hex digits")
+
+/* image; docs/image.md */
+X(MT_ERR_IMAGE_CMDLINE, "image_cmdline", 500, "",
+  "The kernel command line lacks calimero.role=node, calimero.profile or calimero.root_hash, "
+  "or carries one of them twice or malformed")
+X(MT_ERR_IMAGE_PROFILE, "image_profile", 400, "",
+  "Unknown image profile (debug, debug-read-only, locked-read-only)")
+X(MT_ERR_IMAGE_ROOT_HASH, "image_root_hash", 400, "",
+  "The root hash is not 64 lowercase hex digits")
+X(MT_ERR_IMAGE_NO_TDX_INTERFACE, "image_no_tdx_interface", 500, "",
+  "No kernel TDX RTMR interface (sysfs measurement file or configfs-tsm) was found")
+X(MT_ERR_IMAGE_ALREADY_MEASURED, "image_already_measured", 409, "",
+  "RTMR3 was already extended in this boot (marker present); refusing to extend twice")
+X(MT_ERR_IMAGE_MEASURE_WRITE, "image_measure_write", 500, "",
+  "Writing the digest to the kernel's RTMR interface failed")
+X(MT_ERR_IMAGE_SPECIAL_FILE, "image_special_file", 400, "",
+  "The image tree holds a device, FIFO or socket where the root hash covers files")
+X(MT_ERR_IMAGE_TREE, "image_tree", 400, "",
+  "The image tree cannot be hashed (unreadable, symlinked parent, bad name or over a limit)")
