@@ -9,6 +9,7 @@
 #   browser  Debian's chromium and a font (scripts/browser-test.sh), nodejs and npm when
 #          there is no node / npm on the PATH already
 #   image  ansible, ansible-lint, debootstrap, packer (scripts/image-check.sh)
+#   systemd  systemd-analyze, for `verify` of the sidecar unit (test_sidecar_unit_file)
 #   test   build + lint + redis: what scripts/test.sh needs
 #   all    every group but browser (the default)
 # --build, --fuzz, --sanitize, ... are accepted too (--fuzz and --sanitize mean clang).
@@ -25,17 +26,18 @@ pkgs_clang=(clang libclang-rt-dev llvm) # llvm: llvm-symbolizer for readable san
 pkgs_redis=(redis-server)
 pkgs_browser=(chromium fonts-dejavu-core)
 pkgs_image=(ansible ansible-lint debootstrap packer)
+pkgs_systemd=(systemd)
 command -v node >/dev/null 2>&1 || pkgs_browser+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs_browser+=(npm)
 
 usage() {
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 groups=()
 for arg in "$@"; do
     case "${arg#--}" in
-    build | lint | clang | redis | browser | image) groups+=("${arg#--}") ;;
+    build | lint | clang | redis | browser | image | systemd) groups+=("${arg#--}") ;;
     fuzz | sanitize | asan) groups+=(clang) ;;
     test) groups+=(build lint redis) ;;
     all) groups+=(build lint clang redis) ;;
@@ -61,6 +63,7 @@ for g in "${groups[@]}"; do
     redis) wanted+=("${pkgs_redis[@]}") ;;
     browser) wanted+=("${pkgs_browser[@]}") ;;
     image) wanted+=("${pkgs_image[@]}") ;;
+    systemd) wanted+=("${pkgs_systemd[@]}") ;;
     esac
 done
 

@@ -21,6 +21,17 @@
 /* The report data of the MRTD quote: a fixed label, so the quote is recognisable. */
 static const char MRTD_LABEL[] = "mero-fleet-sidecar mrtd v1";
 
+/* Tests only (sc_node_set_tsm_hook). */
+static void (*tsm_hook)(const char *entry_dir, void *arg);
+static void *tsm_hook_arg;
+
+void
+sc_node_set_tsm_hook(void (*hook)(const char *entry_dir, void *arg), void *arg)
+{
+    tsm_hook = hook;
+    tsm_hook_arg = arg;
+}
+
 static mt_err
 admin_get(const struct sc_config *c, const char *path, struct sc_http_resp *r, char *why,
           size_t why_len)
@@ -126,6 +137,10 @@ mrtd_from_quote(const struct sc_config *c, char mrtd[SC_MRTD_HEX + 1], char *why
     if (mt_quote_source_parse(c->mrtd_source, &src) != MT_OK || src.kind == MT_QSRC_MOCK) {
         snprintf(why, why_len, "mrtd_source %s is not usable", c->mrtd_source);
         return MT_ERR_CONFIG;
+    }
+    if (src.kind == MT_QSRC_TSM) {
+        src.tsm_hook = tsm_hook;
+        src.tsm_hook_arg = tsm_hook_arg;
     }
     e = mt_quote_source_get(&src, rd, &quote, &len, why, why_len);
     if (e != MT_OK)

@@ -216,6 +216,14 @@ void sc_sleep_ms(long ms, volatile sig_atomic_t *stop);
 MT_WUR mt_err sc_node_identify(const struct sc_config *c, volatile sig_atomic_t *stop,
                                char peer_id[SC_MAX_PEER_ID + 1], char mrtd[SC_MRTD_HEX + 1]);
 
+/*
+ * Tests only: the configfs-TSM hook of kmsclient/quote_source.h, used for
+ * mrtd_source = tsm[:BASE] so that a fake configfs tree in an ordinary
+ * directory can answer (a real configfs-tsm produces outblob itself).
+ * Never set in production; NULL clears it.
+ */
+void sc_node_set_tsm_hook(void (*hook)(const char *entry_dir, void *arg), void *arg);
+
 /* ---- loop ---- */
 
 struct sc_run_opts {

@@ -26,7 +26,12 @@
 
 #include <jansson.h>
 
+#include "kmsclient/quote_source.h"
 #include "mdma_stub.h"
+#include "mt_testlib.h"
+#include "sidecar/sidecar.h"
+#include "sim_fixture.h"
+#include "util/mt_alloc.h"
 
 extern char **environ;
 
@@ -37,6 +42,7 @@ extern char **environ;
 struct fx {
     char dir[64];
     char conf[128], token[128], state_dir[128], log[128], joins[128];
+    char mrtd_source[256];
     struct mdma_stub mdma, merod;
     pid_t bg;
 };
@@ -88,7 +94,7 @@ config(struct fx *f, const char *extra)
              "meroctl_home = /mnt/data/calimero\n"
              "meroctl_node = default\n"
              "merod_admin_url = %s\n"
-             "mrtd_source = merod\n"
+             "mrtd_source = %s\n"
              "state_dir = %s\n"
              "poll_interval_ms = 50\n"
              "http_timeout_ms = 1000\n"
@@ -98,7 +104,7 @@ config(struct fx *f, const char *extra)
              "ready_max_ms = 40\n"
              "%s",
              f->mdma.url, f->token, f->mdma.ca_path, MT_FAKE_MEROCTL_PATH, f->merod.url,
-             f->state_dir, extra != NULL ? extra : "");
+             f->mrtd_source, f->state_dir, extra != NULL ? extra : "");
     write_file(f->conf, text, 0600);
 }
 
@@ -122,6 +128,7 @@ setup(void **state)
     mdma_stub_start(&f->mdma, 0);
     mdma_stub_init(&f->merod, 0, f->dir);
     mdma_stub_start(&f->merod, 0);
+    snprintf(f->mrtd_source, sizeof(f->mrtd_source), "merod");
     config(f, NULL);
     F = f;
     *state = f;
@@ -636,6 +643,206 @@ test_status_endpoint(void **state)
     f->bg = 0;
 }
 
+/* ---- the MRTD from the node's own TD quote (simulator) ---- */
+
+/*
+ * A simulated TD whose MRTD is a pattern no default machine has, so the
+ * value the manager sees can only have come from this machine's quote.
+ * want receives it as 96 lowercase hex, computed here from the profile.
+ */
+static struct mt_sim_machine *
+patterned_machine(char want[SC_MRTD_HEX + 1])
+{
+    struct mt_sim_machine *m = sim_fixture_machine("locked-read-only");
+    size_t i;
+
+    for (i = 0; i < sizeof(m->mrtd); i++) {
+        m->mrtd[i] = (uint8_t)(0x5a ^ (i * 7u));
+        snprintf(want + 2 * i, 3, "%02x", (unsigned)m->mrtd[i]);
+    }
+    return m;
+}
+
+/* body's "mrtd" member, or "-" (static buffer). */
+static const char *
+mrtd_in(const char *body)
+{
+    static char buf[128];
+    json_t *j = json_loads(body, 0, NULL);
+
+    snprintf(buf, sizeof(buf), "%s", j ? json_string_value(json_object_get(j, "mrtd")) : "-");
+    json_decref(j);
+    return buf;
+}
+
+static void
+expect_mrtd_everywhere(struct fx *f, const char *want)
+{
+    char path[256];
+    json_t *st;
+
+    assert_string_equal(mrtd_in(f->mdma.last_should_join), want);
+    assert_string_equal(mrtd_in(f->mdma.last_confirm), want);
+    assert_string_not_equal(want, f->merod.mrtd);
+    snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
+    st = json_load_file(path, 0, NULL);
+    assert_non_null(st);
+    assert_string_equal(json_string_value(json_object_get(st, "mrtd")), want);
+    json_decref(st);
+}
+
+static void
+test_mrtd_from_dstack_simulator(void **state)
+{
+    struct fx *f = *state;
+    struct sim_fixture sim;
+    char want[SC_MRTD_HEX + 1];
+
+    sim_fixture_start(&sim, patterned_machine(want), 0);
+    snprintf(f->mrtd_source, sizeof(f->mrtd_source), "dstack:%s", sim.socket);
+    config(f, NULL);
+    assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(join_count(f), 1);
+    assert_int_equal(GET(&f->mdma, confirm_ok), 1);
+    expect_mrtd_everywhere(f, want);
+    assert_true(log_has(f, want));
+    /* The agent gone: the MRTD is waited for, nothing is sent to the manager. */
+    sim_fixture_stop(&sim);
+    {
+        pid_t pid = spawn_sidecar(f, 1, "0", NULL);
+
+        usleep(300000);
+        kill(pid, SIGTERM);
+        assert_int_equal(wait_exit(pid, 10), 0);
+    }
+    assert_true(log_has(f, "\"event\":\"mrtd_unavailable\""));
+    assert_int_equal(GET(&f->mdma, should_join_count), 1);
+}
+
+/*
+ * configfs-tsm: a fake tree in an ordinary directory.  A real configfs-tsm
+ * writes outblob itself; here the quote source's test hook (reached through
+ * sc_node_set_tsm_hook, so this part runs the sidecar in-process with
+ * sc_run) asks the simulator for a quote over the inblob just written.
+ */
+struct tsm_fake {
+    const char *socket;
+    int calls;
+};
+
+static void
+tsm_from_simulator(const char *entry, void *arg)
+{
+    struct tsm_fake *t = arg;
+    struct mt_quote_source src;
+    char path[512], spec[256], why[256];
+    uint8_t *in, *q = NULL;
+    size_t n, qlen = 0;
+    FILE *fp;
+
+    t->calls++;
+    snprintf(path, sizeof(path), "%s/inblob", entry);
+    in = mt_test_read_file(path, &n);
+    assert_int_equal(n, 64);
+    snprintf(spec, sizeof(spec), "dstack:%s", t->socket);
+    EXPECT_OK(mt_quote_source_parse(spec, &src));
+    if (mt_quote_source_get(&src, in, &q, &qlen, why, sizeof(why)) != MT_OK)
+        fail_msg("simulator GetQuote: %s", why);
+    mt_free(in);
+    snprintf(path, sizeof(path), "%s/outblob", entry);
+    fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(q, 1, qlen, fp), qlen);
+    assert_int_equal(fclose(fp), 0);
+    mt_free(q);
+}
+
+static void
+test_mrtd_from_tsm_tree(void **state)
+{
+    struct fx *f = *state;
+    struct sim_fixture sim;
+    struct tsm_fake t = {NULL, 0};
+    struct sc_config c;
+    struct sc_run_opts o = {1, 0};
+    volatile sig_atomic_t stop = 0;
+    char want[SC_MRTD_HEX + 1], base[160], why[256], cmd[256], *token = NULL;
+    int fd;
+
+    sim_fixture_start(&sim, patterned_machine(want), 0);
+    t.socket = sim.socket;
+    snprintf(base, sizeof(base), "%s/tsm", f->dir);
+    assert_int_equal(mkdir(base, 0700), 0);
+    snprintf(f->mrtd_source, sizeof(f->mrtd_source), "tsm:%s", base);
+    config(f, NULL);
+    assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(setenv("MT_FAKE_MEROCTL_LOG", f->joins, 1), 0);
+    assert_int_equal(setenv("MT_FAKE_MEROCTL_SCRIPT", "0", 1), 0);
+    fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    sc_log_set_fd(fd);
+    if (sc_config_load(f->conf, &c, why, sizeof(why)) != MT_OK)
+        fail_msg("config: %s", why);
+    if (sc_token_load(c.token_file, &token, why, sizeof(why)) != MT_OK)
+        fail_msg("token: %s", why);
+    sc_log_set_secret(token);
+    sc_node_set_tsm_hook(tsm_from_simulator, &t);
+    assert_int_equal(sc_run(&c, token, &o, &stop), 0);
+    sc_node_set_tsm_hook(NULL, NULL);
+    sc_log_set_secret(NULL);
+    sc_log_set_fd(2);
+    close(fd);
+    sc_secret_free(token);
+    sc_config_free(&c);
+    sim_fixture_stop(&sim);
+    assert_int_equal(t.calls, 1);
+    /* The entry is removed again. */
+    snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", base);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(join_count(f), 1);
+    assert_int_equal(GET(&f->mdma, confirm_ok), 1);
+    expect_mrtd_everywhere(f, want);
+}
+
+/* --leave-removed: a confirmed group MDMA withdraws is left with meroctl, then forgotten. */
+static void
+test_leave_removed(void **state)
+{
+    struct fx *f = *state;
+    char rec[512], want[512], path[256], *text;
+
+    assign(f, "{\"group_id\":\"" G1 "\"},{\"group_id\":\"" G2 "\"}");
+    assert_int_equal(run_once(f, "0"), 0);
+    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_string_equal(status_of(f, G2), "confirmed");
+    assign(f, "{\"group_id\":\"" G2 "\"}");
+    /* Without the option: logged, kept, no meroctl run. */
+    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(join_count(f), 2);
+    assert_string_equal(status_of(f, G1), "confirmed");
+    /* With it: the leave fails once (kept, retried later), then works. */
+    assert_int_equal(wait_exit(spawn_sidecar(f, 1, "0,0,5", "--leave-removed"), 30), 0);
+    assert_int_equal(join_count(f), 3);
+    join_record(f, 2, rec, sizeof(rec));
+    snprintf(want, sizeof(want), "--home|/mnt/data/calimero|--node|default|tee|fleet-leave|%s|",
+             G1);
+    assert_string_equal(rec, want);
+    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_true(log_has(f, "\"event\":\"leave_failed\""));
+    usleep(40000); /* a failed leave waits backoff_max_ms (20) */
+    assert_int_equal(wait_exit(spawn_sidecar(f, 1, "0", "--leave-removed"), 30), 0);
+    assert_int_equal(join_count(f), 4);
+    assert_true(log_has(f, "\"event\":\"leave_ok\""));
+    snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
+    text = slurp(path);
+    assert_null(strstr(text, G1));
+    assert_non_null(strstr(text, G2));
+    free(text);
+    assert_string_equal(status_of(f, G2), "confirmed");
+    assert_int_equal(GET(&f->mdma, confirm_ok), 2);
+}
+
 int
 main(void)
 {
@@ -651,6 +858,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_state_recovered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_join_timeout_and_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_status_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mrtd_from_dstack_simulator, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mrtd_from_tsm_tree, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leave_removed, setup, teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
