@@ -9,6 +9,8 @@
  * prints one line to stdout and one to stderr.  Without a usable log it
  * exits 99, so a test notices.
  */
+#include "fake_cmd.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,29 +19,13 @@
 int
 main(int argc, char **argv)
 {
-    const char *log = getenv("MT_FAKE_MEROCTL_LOG");
     const char *script = getenv("MT_FAKE_MEROCTL_SCRIPT");
+    long run = fake_cmd_log_run(getenv("MT_FAKE_MEROCTL_LOG"), argc, argv);
     char word[32];
-    long run = 1, k;
+    long k;
     size_t n;
-    FILE *f;
-    int c, i;
 
-    if (log == NULL)
-        return 99;
-    f = fopen(log, "rb");
-    if (f != NULL) {
-        while ((c = fgetc(f)) != EOF)
-            run += c == '\n';
-        fclose(f);
-    }
-    f = fopen(log, "ab");
-    if (f == NULL)
-        return 99;
-    for (i = 1; i < argc; i++)
-        fwrite(argv[i], 1, strlen(argv[i]) + 1, f);
-    fputc('\n', f);
-    if (fclose(f) != 0)
+    if (run < 0)
         return 99;
     printf("fake meroctl run %ld\n", run);
     fprintf(stderr, "fake meroctl stderr\n");

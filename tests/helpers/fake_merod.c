@@ -9,6 +9,8 @@
  * that is "kill"; every other run exits 0.  Without a usable log it exits
  * 99, so a test notices.
  */
+#include "fake_cmd.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,27 +34,11 @@ env_num(const char *name, long dflt)
 int
 main(int argc, char **argv)
 {
-    const char *log = getenv("MT_FAKE_MEROD_LOG");
     const char *status = getenv("MT_FAKE_MEROD_STATUS");
-    long run = 1, fail_at = env_num("MT_FAKE_MEROD_FAIL_AT", 0);
-    FILE *f;
-    int c, i;
+    long fail_at = env_num("MT_FAKE_MEROD_FAIL_AT", 0);
+    long run = fake_cmd_log_run(getenv("MT_FAKE_MEROD_LOG"), argc, argv);
 
-    if (log == NULL)
-        return 99;
-    f = fopen(log, "rb");
-    if (f != NULL) {
-        while ((c = fgetc(f)) != EOF)
-            run += c == '\n';
-        fclose(f);
-    }
-    f = fopen(log, "ab");
-    if (f == NULL)
-        return 99;
-    for (i = 1; i < argc; i++)
-        fwrite(argv[i], 1, strlen(argv[i]) + 1, f);
-    fputc('\n', f);
-    if (fclose(f) != 0)
+    if (run < 0)
         return 99;
     if (run != fail_at)
         return 0;
