@@ -60,3 +60,21 @@ mt_cli_error(const char *what, mt_err e)
 {
     fprintf(stderr, "mero-tee: %s: %s (%s)\n", what, mt_err_message(e), mt_err_code(e));
 }
+
+int
+mt_cli_path_and_json(int argc, char **argv, int first, const char **path, int *as_json)
+{
+    int i;
+
+    *path = NULL;
+    *as_json = 0;
+    for (i = first; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            *as_json = 1;
+        else if (argv[i][0] == '-' || *path != NULL)
+            return -1;
+        else
+            *path = argv[i];
+    }
+    return *path == NULL ? -1 : 0;
+}

@@ -21,4 +21,11 @@ void mt_cli_print_json(const json_t *j);
 /* "mero-tee: <what>: <message>" on stderr. */
 void mt_cli_error(const char *what, mt_err e);
 
+/*
+ * Parse the arguments argv[first..argc-1] of a subcommand that takes one
+ * path and an optional --json.  Returns 0, or -1 on any other option, a
+ * second path or no path (the caller prints its usage).
+ */
+int mt_cli_path_and_json(int argc, char **argv, int first, const char **path, int *as_json);
+
 #endif

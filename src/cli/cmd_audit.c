@@ -8,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
+#include "cli/cli_io.h"
 #include "util/mt_alloc.h"
 #include "util/mt_err.h"
 #include "util/mt_hex.h"
@@ -85,19 +86,11 @@ int
 mt_cmd_audit(int argc, char **argv)
 {
     const char *path = NULL;
-    int as_json = 0, i;
+    int as_json = 0;
 
     if (argc < 2 || strcmp(argv[1], "verify") != 0)
         return usage();
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            as_json = 1;
-        else if (argv[i][0] == '-' || path != NULL)
-            return usage();
-        else
-            path = argv[i];
-    }
-    if (path == NULL)
+    if (mt_cli_path_and_json(argc, argv, 2, &path, &as_json) != 0)
         return usage();
     return audit_verify(path, as_json);
 }

@@ -134,19 +134,11 @@ rtmr_replay(int argc, char **argv)
     const char *path = NULL;
     json_t *j = NULL;
     size_t len = 0;
-    int as_json = 0, i, rc = MT_EXIT_OK;
+    int as_json = 0, rc = MT_EXIT_OK;
     uint32_t imr;
     mt_err e;
 
-    for (i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            as_json = 1;
-        else if (argv[i][0] == '-' || path != NULL)
-            return usage();
-        else
-            path = argv[i];
-    }
-    if (path == NULL)
+    if (mt_cli_path_and_json(argc, argv, 2, &path, &as_json) != 0)
         return usage();
     e = mt_file_read(path, MT_MAX_DSTACK_RESPONSE, &data, &len);
     if (e != MT_OK) {

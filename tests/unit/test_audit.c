@@ -26,6 +26,7 @@
  * rpki-client's regress does), so its exit codes are checked without
  * depending on the dispatch table of src/cli/main.c.
  */
+#include "../../src/cli/cli_io.c"
 #include "../../src/cli/cmd_audit.c"
 
 /*
