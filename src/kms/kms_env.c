@@ -2,7 +2,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -17,19 +16,6 @@
  */
 
 #define REDIS_DEFAULT_PORT 6379
-
-__attribute__((format(printf, 3, 4))) static mt_err
-fail(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why != NULL && why_len > 0) {
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return MT_ERR_CONFIG;
-}
 
 static int
 hexval(char c)
@@ -118,7 +104,7 @@ parse_tcp(const char *s, size_t n, struct mt_kms_redis_target *t, char *why, siz
     size_t hn;
 
     if (memchr(s, '?', n) != NULL || memchr(s, '#', n) != NULL)
-        return fail(why, why_len, "redis:// URLs take no query or fragment");
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "redis:// URLs take no query or fragment");
     auth_end = memchr(s, '/', n);
     if (auth_end == NULL)
         auth_end = s + n;
@@ -131,12 +117,13 @@ parse_tcp(const char *s, size_t n, struct mt_kms_redis_target *t, char *why, siz
         colon = memchr(s, ':', (size_t)(at - s));
         if (colon == NULL) {
             if (!pct_decode(s, (size_t)(at - s), t->user, sizeof(t->user)))
-                return fail(why, why_len, "bad user name in the URL");
+                return mt_errf(MT_ERR_CONFIG, why, why_len, "bad user name in the URL");
         } else {
             if (!pct_decode(s, (size_t)(colon - s), t->user, sizeof(t->user)))
-                return fail(why, why_len, "bad user name in the URL");
+                return mt_errf(MT_ERR_CONFIG, why, why_len, "bad user name in the URL");
             if (!pct_decode(colon + 1, (size_t)(at - colon - 1), t->password, sizeof(t->password)))
-                return fail(why, why_len, "bad password in the URL (percent-encoding or length)");
+                return mt_errf(MT_ERR_CONFIG, why, why_len,
+                               "bad password in the URL (percent-encoding or length)");
             t->has_password = 1;
         }
         hp = at + 1;
@@ -144,34 +131,35 @@ parse_tcp(const char *s, size_t n, struct mt_kms_redis_target *t, char *why, siz
     if (hp < auth_end && *hp == '[') {
         close = memchr(hp, ']', (size_t)(auth_end - hp));
         if (close == NULL)
-            return fail(why, why_len, "unterminated IPv6 literal");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "unterminated IPv6 literal");
         hn = (size_t)(close - hp - 1);
         if (hn == 0 || hn >= sizeof(t->host))
-            return fail(why, why_len, "bad IPv6 literal");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "bad IPv6 literal");
         memcpy(t->host, hp + 1, hn);
         t->host[hn] = '\0';
         if (inet_pton(AF_INET6, t->host, &a6) != 1)
-            return fail(why, why_len, "bad IPv6 literal");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "bad IPv6 literal");
         colon = close + 1 < auth_end ? close + 1 : NULL;
         if (colon != NULL && *colon != ':')
-            return fail(why, why_len, "unexpected text after the IPv6 literal");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "unexpected text after the IPv6 literal");
     } else {
         colon = memchr(hp, ':', (size_t)(auth_end - hp));
         hn = (size_t)((colon != NULL ? colon : auth_end) - hp);
         if (!host_ok(hp, hn) || hn >= sizeof(t->host))
-            return fail(why, why_len, "missing or invalid host");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "missing or invalid host");
         memcpy(t->host, hp, hn);
         t->host[hn] = '\0';
     }
     t->port = REDIS_DEFAULT_PORT;
     if (colon != NULL) {
         if (!parse_u32(colon + 1, (size_t)(auth_end - colon - 1), 65535, &v) || v == 0)
-            return fail(why, why_len, "port must be 1..65535");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "port must be 1..65535");
         t->port = (uint16_t)v;
     }
     if (auth_end < s + n && (size_t)(s + n - auth_end) > 1) {
         if (!parse_u32(auth_end + 1, (size_t)(s + n - auth_end - 1), 0xffffffffUL, &v))
-            return fail(why, why_len, "database must be a decimal number (redis://host/N)");
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "database must be a decimal number (redis://host/N)");
         t->db = (unsigned)v;
     }
     return MT_OK;
@@ -188,13 +176,15 @@ parse_unix(const char *s, size_t n, struct mt_kms_redis_target *t, char *why, si
 
     t->is_unix = 1;
     if (memchr(s, '#', n) != NULL)
-        return fail(why, why_len, "unix socket URLs take no fragment");
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "unix socket URLs take no fragment");
     q = memchr(s, '?', n);
     pn = (size_t)((q != NULL ? q : s + n) - s);
     if (pn < 2 || s[0] != '/')
-        return fail(why, why_len, "unix socket URLs need an absolute path (unix:///path)");
+        return mt_errf(MT_ERR_CONFIG, why, why_len,
+                       "unix socket URLs need an absolute path (unix:///path)");
     if (pn >= sizeof(t->path))
-        return fail(why, why_len, "unix socket path is longer than %zu bytes", sizeof(t->path) - 1);
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "unix socket path is longer than %zu bytes",
+                       sizeof(t->path) - 1);
     memcpy(t->path, s, pn);
     t->path[pn] = '\0';
     if (q == NULL)
@@ -206,20 +196,22 @@ parse_unix(const char *s, size_t n, struct mt_kms_redis_target *t, char *why, si
             amp = end;
         eq = memchr(p, '=', (size_t)(amp - p));
         if (eq == NULL)
-            return fail(why, why_len, "query parameters must be key=value");
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "query parameters must be key=value");
         if (eq - p == 2 && strncmp(p, "db", 2) == 0 && !seen_db++) {
             if (!parse_u32(eq + 1, (size_t)(amp - eq - 1), 0xffffffffUL, &v))
-                return fail(why, why_len, "db must be a decimal number");
+                return mt_errf(MT_ERR_CONFIG, why, why_len, "db must be a decimal number");
             t->db = (unsigned)v;
         } else if (eq - p == 4 && strncmp(p, "pass", 4) == 0 && !seen_pass++) {
             if (!pct_decode(eq + 1, (size_t)(amp - eq - 1), t->password, sizeof(t->password)))
-                return fail(why, why_len, "bad pass parameter (percent-encoding or length)");
+                return mt_errf(MT_ERR_CONFIG, why, why_len,
+                               "bad pass parameter (percent-encoding or length)");
             t->has_password = 1;
         } else if (eq - p == 4 && strncmp(p, "user", 4) == 0 && !seen_user++) {
             if (!pct_decode(eq + 1, (size_t)(amp - eq - 1), t->user, sizeof(t->user)))
-                return fail(why, why_len, "bad user parameter");
+                return mt_errf(MT_ERR_CONFIG, why, why_len, "bad user parameter");
         } else {
-            return fail(why, why_len, "unknown or repeated query parameter (db, pass, user)");
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "unknown or repeated query parameter (db, pass, user)");
         }
         if (amp == end)
             break;
@@ -241,20 +233,22 @@ mt_kms_redis_url_parse(const char *url, struct mt_kms_redis_target *out, char *w
     if (why != NULL && why_len > 0)
         why[0] = '\0';
     if (url == NULL || out == NULL)
-        return fail(why, why_len, "no URL");
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "no URL");
     n = strlen(url);
     if (n > MT_KMS_MAX_PATH)
-        return fail(why, why_len, "URL is too long");
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "URL is too long");
     for (i = 0; i < n; i++) {
         if ((unsigned char)url[i] <= 0x20 || url[i] == 0x7f)
-            return fail(why, why_len, "URL contains spaces or control characters");
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "URL contains spaces or control characters");
     }
     if (n >= 9 && strncasecmp(url, "rediss://", 9) == 0)
-        return fail(why, why_len, "rediss:// (TLS) is not supported; use redis:// or unix://");
+        return mt_errf(MT_ERR_CONFIG, why, why_len,
+                       "rediss:// (TLS) is not supported; use redis:// or unix://");
     memset(&t, 0, sizeof(t));
-    e = fail(why, why_len,
-             "must be redis://[[user]:password@]host[:port][/db] or "
-             "unix:///path[?db=N&pass=P]");
+    e = mt_errf(MT_ERR_CONFIG, why, why_len,
+                "must be redis://[[user]:password@]host[:port][/db] or "
+                "unix:///path[?db=N&pass=P]");
     for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
         k = strlen(schemes[i].scheme);
         if (n < k || strncasecmp(url, schemes[i].scheme, k) != 0)

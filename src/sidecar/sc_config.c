@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,19 +17,6 @@
  * strictly in the manner of src/kms/kms_config.c: every problem is fatal
  * and names its line and key.
  */
-
-__attribute__((format(printf, 3, 4))) static mt_err
-bad(char *why, size_t why_len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (why != NULL && why_len > 0) {
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return MT_ERR_CONFIG;
-}
 
 void
 sc_secret_free(char *s)
@@ -54,28 +40,30 @@ sc_read_private_file(const char *path, size_t max, char **out, size_t *out_len, 
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (fd < 0) {
-        (void)bad(why, why_len, "%s: cannot open: %s", path, strerror(errno));
+        (void)mt_errf(MT_ERR_CONFIG, why, why_len, "%s: cannot open: %s", path, strerror(errno));
         return MT_ERR_IO;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        (void)bad(why, why_len, "%s: not a regular file", path);
+        (void)mt_errf(MT_ERR_CONFIG, why, why_len, "%s: not a regular file", path);
         e = MT_ERR_SIDECAR_FILE_PERMS;
         goto out;
     }
     if (st.st_uid != 0 && st.st_uid != geteuid()) {
-        (void)bad(why, why_len, "%s: owned by uid %u, not root or the running user", path,
-                  (unsigned)st.st_uid);
+        (void)mt_errf(MT_ERR_CONFIG, why, why_len,
+                      "%s: owned by uid %u, not root or the running user", path,
+                      (unsigned)st.st_uid);
         e = MT_ERR_SIDECAR_FILE_PERMS;
         goto out;
     }
     if ((st.st_mode & 077) != 0) {
-        (void)bad(why, why_len, "%s: mode %04o gives group or others access (chmod 600)", path,
-                  (unsigned)(st.st_mode & 07777));
+        (void)mt_errf(MT_ERR_CONFIG, why, why_len,
+                      "%s: mode %04o gives group or others access (chmod 600)", path,
+                      (unsigned)(st.st_mode & 07777));
         e = MT_ERR_SIDECAR_FILE_PERMS;
         goto out;
     }
     if ((uint64_t)st.st_size > max) {
-        (void)bad(why, why_len, "%s: larger than %zu bytes", path, max);
+        (void)mt_errf(MT_ERR_CONFIG, why, why_len, "%s: larger than %zu bytes", path, max);
         e = MT_ERR_TOO_LARGE;
         goto out;
     }
@@ -86,7 +74,7 @@ sc_read_private_file(const char *path, size_t max, char **out, size_t *out_len, 
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            (void)bad(why, why_len, "%s: read: %s", path, strerror(errno));
+            (void)mt_errf(MT_ERR_CONFIG, why, why_len, "%s: read: %s", path, strerror(errno));
             e = MT_ERR_IO;
             goto out;
         }
@@ -94,7 +82,7 @@ sc_read_private_file(const char *path, size_t max, char **out, size_t *out_len, 
             break;
         got += (size_t)r;
         if (got > max) {
-            (void)bad(why, why_len, "%s: larger than %zu bytes", path, max);
+            (void)mt_errf(MT_ERR_CONFIG, why, why_len, "%s: larger than %zu bytes", path, max);
             e = MT_ERR_TOO_LARGE;
             goto out;
         }
@@ -128,15 +116,15 @@ sc_token_load(const char *path, char **token, char *why, size_t why_len)
         t[--n] = '\0';
     if (n == 0 || n > SC_MAX_TOKEN) {
         sc_secret_free(t);
-        return bad(why, why_len, "%s: the token must be one line of 1..%u characters", path,
-                   SC_MAX_TOKEN);
+        return mt_errf(MT_ERR_CONFIG, why, why_len,
+                       "%s: the token must be one line of 1..%u characters", path, SC_MAX_TOKEN);
     }
     for (i = 0; i < n; i++) {
         if (t[i] < 0x21 || t[i] > 0x7e) {
             sc_secret_free(t);
-            return bad(why, why_len,
-                       "%s: the token may hold only printable ASCII without spaces (byte %zu)",
-                       path, i + 1);
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "%s: the token may hold only printable ASCII without spaces (byte %zu)",
+                           path, i + 1);
         }
     }
     *token = t;
@@ -181,11 +169,11 @@ parse_ms(const char *key, const char *v, long min, long max, long *out, unsigned
 
     errno = 0;
     if (v[0] < '0' || v[0] > '9')
-        return bad(why, why_len, "line %u: %s: not a number: %s", line, key, v);
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: %s: not a number: %s", line, key, v);
     x = strtol(v, &end, 10);
     if (errno != 0 || *end != '\0' || x < min || x > max)
-        return bad(why, why_len, "line %u: %s: must be an integer in %ld..%ld", line, key, min,
-                   max);
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: %s: must be an integer in %ld..%ld",
+                       line, key, min, max);
     *out = x;
     return MT_OK;
 }
@@ -267,39 +255,41 @@ set_key(struct sc_config *c, const struct key_def *k, const char *v, unsigned li
         else if (strcmp(v, "false") == 0)
             *(int *)(void *)base = 0;
         else
-            return bad(why, why_len, "line %u: %s: must be true or false", line, k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: %s: must be true or false", line,
+                           k->name);
         return MT_OK;
     case K_URL_HTTPS:
         if (!url_ok(v, 1))
-            return bad(why, why_len,
-                       "line %u: %s: must be an https:// URL without query, fragment or "
-                       "credentials",
-                       line, k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "line %u: %s: must be an https:// URL without query, fragment or "
+                           "credentials",
+                           line, k->name);
         break;
     case K_URL:
         if (!url_ok(v, 0))
-            return bad(why, why_len, "line %u: %s: must be an http:// or https:// URL", line,
-                       k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "line %u: %s: must be an http:// or https:// URL", line, k->name);
         break;
     case K_PATH:
         if (!is_abs_path(v))
-            return bad(why, why_len, "line %u: %s: must be an absolute path", line, k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: %s: must be an absolute path",
+                           line, k->name);
         break;
     case K_NAME:
         if (!name_ok(v))
-            return bad(why, why_len, "line %u: %s: must be letters, digits, '-', '_' or '.'", line,
-                       k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "line %u: %s: must be letters, digits, '-', '_' or '.'", line, k->name);
         break;
     case K_APIPATH:
         if (v[0] != '/' || strpbrk(v, "?#\\@") != NULL)
-            return bad(why, why_len, "line %u: %s: must be a path starting with '/'", line,
-                       k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "line %u: %s: must be a path starting with '/'", line, k->name);
         break;
     case K_SOURCE:
         if (!source_ok(v))
-            return bad(why, why_len,
-                       "line %u: %s: must be dstack, dstack:/SOCKET, tsm, tsm:/BASE or merod", line,
-                       k->name);
+            return mt_errf(MT_ERR_CONFIG, why, why_len,
+                           "line %u: %s: must be dstack, dstack:/SOCKET, tsm, tsm:/BASE or merod",
+                           line, k->name);
         break;
     case K_STR:
         break;
@@ -344,13 +334,14 @@ sc_config_parse(const char *text, size_t len, struct sc_config *c, char *why, si
     c->ready_max_ms = 60000;
     c->max_response_bytes = 65536;
     if (memchr(text, '\0', len) != NULL)
-        return bad(why, why_len, "the file contains a NUL byte");
+        return mt_errf(MT_ERR_CONFIG, why, why_len, "the file contains a NUL byte");
     while (p < end) {
         line++;
         nl = memchr(p, '\n', (size_t)(end - p));
         n = (size_t)((nl != NULL ? nl : end) - p);
         if (n > SC_MAX_CONFIG_LINE) {
-            e = bad(why, why_len, "line %u: longer than %u bytes", line, SC_MAX_CONFIG_LINE);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: longer than %u bytes", line,
+                        SC_MAX_CONFIG_LINE);
             goto out;
         }
         memcpy(buf, p, n);
@@ -364,7 +355,7 @@ sc_config_parse(const char *text, size_t len, struct sc_config *c, char *why, si
             continue;
         eq = strchr(s, '=');
         if (eq == NULL) {
-            e = bad(why, why_len, "line %u: expected key = value", line);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: expected key = value", line);
             goto out;
         }
         key = s;
@@ -379,18 +370,19 @@ sc_config_parse(const char *text, size_t len, struct sc_config *c, char *why, si
         *s = '\0';
         for (s = val; *s != '\0'; s++) {
             if ((unsigned char)*s < 0x20 || *s == 0x7f) {
-                e = bad(why, why_len, "line %u: %s: control character in the value", line, key);
+                e = mt_errf(MT_ERR_CONFIG, why, why_len,
+                            "line %u: %s: control character in the value", line, key);
                 goto out;
             }
         }
         if (*val == '\0') {
-            e = bad(why, why_len, "line %u: %s: empty value", line, key);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: %s: empty value", line, key);
             goto out;
         }
         if (strcmp(key, "token") == 0 || strcmp(key, "fleet_token") == 0) {
-            e = bad(why, why_len,
-                    "line %u: %s: the token is never written here; put it in token_file", line,
-                    key);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len,
+                        "line %u: %s: the token is never written here; put it in token_file", line,
+                        key);
             goto out;
         }
         for (i = 0; i < NKEYS; i++) {
@@ -398,11 +390,11 @@ sc_config_parse(const char *text, size_t len, struct sc_config *c, char *why, si
                 break;
         }
         if (i == NKEYS) {
-            e = bad(why, why_len, "line %u: unknown key '%.64s'", line, key);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: unknown key '%.64s'", line, key);
             goto out;
         }
         if (seen[i]) {
-            e = bad(why, why_len, "line %u: %s: given twice", line, key);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len, "line %u: %s: given twice", line, key);
             goto out;
         }
         seen[i] = 1;
@@ -410,12 +402,13 @@ sc_config_parse(const char *text, size_t len, struct sc_config *c, char *why, si
     }
     for (i = 0; i < NKEYS; i++) {
         if (KEYS[i].required && !seen[i]) {
-            e = bad(why, why_len, "%s: missing (required)", KEYS[i].name);
+            e = mt_errf(MT_ERR_CONFIG, why, why_len, "%s: missing (required)", KEYS[i].name);
             goto out;
         }
     }
     if (c->backoff_max_ms < c->backoff_initial_ms || c->ready_max_ms < c->ready_initial_ms) {
-        e = bad(why, why_len, "backoff_max_ms/ready_max_ms must not be below the initial value");
+        e = mt_errf(MT_ERR_CONFIG, why, why_len,
+                    "backoff_max_ms/ready_max_ms must not be below the initial value");
         goto out;
     }
     MT_GUARD_GOTO(set_default(&c->meroctl, "/usr/local/bin/meroctl"), e, out);

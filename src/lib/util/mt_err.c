@@ -1,5 +1,8 @@
 #include "util/mt_err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 struct mt_err_row {
     const char *code;
     int status;
@@ -43,4 +46,17 @@ const char *
 mt_err_tag(mt_err e)
 {
     return row(e)->tag;
+}
+
+mt_err
+mt_errf(mt_err err, char *why, size_t why_len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (why != NULL && why_len > 0) {
+        va_start(ap, fmt);
+        vsnprintf(why, why_len, fmt, ap);
+        va_end(ap);
+    }
+    return err;
 }

@@ -1,6 +1,8 @@
 #ifndef MT_ERR_H
 #define MT_ERR_H
 
+#include <stddef.h>
+
 /*
  * Error codes of the whole project, generated from mt_err_table.h.
  * Every fallible function returns an mt_err and is marked MT_WUR, so an
@@ -58,5 +60,13 @@ const char *mt_err_tag(mt_err e);
             goto label;                                                                            \
         }                                                                                          \
     } while (0)
+
+/*
+ * Format the reason for a failure into why (when why is not NULL and
+ * why_len > 0) and return err: `return mt_errf(MT_ERR_CONFIG, why, why_len,
+ * "line %d: ...", n);`.
+ */
+__attribute__((format(printf, 4, 5))) mt_err mt_errf(mt_err err, char *why, size_t why_len,
+                                                     const char *fmt, ...);
 
 #endif
