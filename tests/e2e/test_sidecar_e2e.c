@@ -60,26 +60,6 @@ write_file(const char *path, const char *text, mode_t mode)
     assert_int_equal(chmod(path, mode), 0);
 }
 
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *b;
-    long n;
-
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    b = calloc(1, (size_t)n + 1);
-    assert_non_null(b);
-    if (n > 0)
-        assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return b;
-}
-
 static void
 config(struct fx *f, const char *extra)
 {
@@ -272,7 +252,7 @@ status_of(struct fx *f, const char *id)
 static int
 log_has(struct fx *f, const char *needle)
 {
-    char *t = slurp(f->log);
+    char *t = mt_test_slurp(f->log, 1);
     int r = strstr(t, needle) != NULL;
 
     free(t);
@@ -456,11 +436,11 @@ test_mdma_down_keeps_state(void **state)
     assert_int_equal(run_once(f, "0"), 0);
     assert_string_equal(status_of(f, G1), "confirmed");
     snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
-    before = slurp(path);
+    before = mt_test_slurp(path, 1);
     mdma_stub_stop(&f->mdma);
     assert_int_equal(run_once(f, "0"), 0);
     assert_int_equal(run_once(f, "0"), 0);
-    after = slurp(path);
+    after = mt_test_slurp(path, 1);
     assert_string_equal(before, after);
     free(before);
     free(after);
@@ -560,7 +540,7 @@ static void
 test_untrusted_certificate_refused(void **state)
 {
     struct fx *f = *state;
-    char text[4096], *old = slurp(f->conf), *p;
+    char text[4096], *old = mt_test_slurp(f->conf, 1), *p;
 
     /* Without ca_file the system store is used, which does not know the test CA. */
     p = strstr(old, "ca_file");
@@ -835,7 +815,7 @@ test_leave_removed(void **state)
     assert_int_equal(join_count(f), 4);
     assert_true(log_has(f, "\"event\":\"leave_ok\""));
     snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
-    text = slurp(path);
+    text = mt_test_slurp(path, 1);
     assert_null(strstr(text, G1));
     assert_non_null(strstr(text, G2));
     free(text);

@@ -28,82 +28,22 @@
 #include "util/mt_buf.h"
 #include "util/mt_hex.h"
 
-static size_t
-on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct mt_buf *b = ud;
-
-    return mt_buf_append(b, p, size * n) == MT_OK ? size * n : 0;
-}
-
 /* One request to the admin API; returns the status, *resp the body (mt_free). */
 static long
 node_http(uint16_t port, const char *method, const char *path, const char *content_type,
           const char *body, size_t body_len, char **resp)
 {
-    struct curl_slist *hdrs = NULL;
     struct mt_buf buf;
-    char url[128], hdr[128];
-    long status = -1;
-    CURL *h;
+    char url[128];
+    long status;
 
     mt_buf_init(&buf, 1u << 20);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", (unsigned)port, path);
-    h = curl_easy_init();
-    assert_non_null(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    snprintf(hdr, sizeof(hdr), "Content-Type:%s%s", content_type != NULL ? " " : "",
-             content_type != NULL ? content_type : "");
-    hdrs = curl_slist_append(hdrs, hdr);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (body != NULL) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    status = mt_test_http(url, method, content_type, body, body_len, 30L, &buf);
     if (mt_buf_append(&buf, "", 1) != MT_OK)
         fail_msg("out of memory");
     *resp = (char *)mt_buf_take(&buf, NULL);
     return status;
-}
-
-static mt_err
-verify_quote(const struct sim_fixture *f, const uint8_t *quote, size_t len)
-{
-    struct mt_verifier_opts o;
-    struct mt_verifier *ver = NULL;
-    struct mt_collateral *col = NULL;
-    struct mt_pccs_opts po;
-    struct mt_verdict v;
-    struct mt_quote q;
-    const char *urls[1];
-    char why[256];
-    size_t root_len;
-    mt_err e;
-
-    EXPECT_OK(mt_quote_parse(quote, len, &q));
-    mt_pccs_opts_init(&po);
-    urls[0] = mt_pcs_server_url(f->pccs);
-    po.urls = urls;
-    po.num_urls = 1;
-    e = mt_pccs_fetch(&po, &q, &col, why, sizeof(why));
-    if (e != MT_OK)
-        fail_msg("collateral from the simulator's PCCS: %s", why);
-    memset(&o, 0, sizeof(o));
-    o.root_der = mt_testpki_root_der(f->pki, &root_len);
-    o.root_der_len = root_len;
-    EXPECT_OK(mt_verifier_new(&o, &ver));
-    e = mt_verify_quote(ver, quote, len, col, f->now, &v);
-    mt_verifier_free(ver);
-    mt_collateral_free(col);
-    return e;
 }
 
 static const char *
@@ -120,6 +60,7 @@ body_hex(const json_t *body, const char *key)
 static void
 attest_ok(const struct sim_fixture *f, uint16_t port, const char *req, const uint8_t want_rd[64])
 {
+    struct mt_verdict v;
     struct mt_quote q;
     json_t *r, *data, *body;
     uint8_t *quote = NULL;
@@ -155,7 +96,7 @@ attest_ok(const struct sim_fixture *f, uint16_t port, const char *req, const uin
         json_integer_value(json_object_get(
             json_object_get(json_object_get(data, "quote"), "certificationData"), "type")),
         6);
-    EXPECT_OK(verify_quote(f, quote, len));
+    EXPECT_OK(sim_fixture_verify(f, quote, len, 1, &v));
     mt_free(quote);
     json_decref(r);
     mt_free(resp);
@@ -316,7 +257,7 @@ test_program(void **state)
     const char *good =
         "{\"nonce\":\"1111111111111111111111111111111111111111111111111111111111111111\"}";
     uint16_t port;
-    int status, i;
+    int i;
     pid_t pid;
 
     (void)state;
@@ -338,14 +279,11 @@ test_program(void **state)
     }
     EXPECT_OK(mt_pcs_unused_port(&port));
     snprintf(arg, sizeof(arg), "127.0.0.1:%u", (unsigned)port);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stderr) == NULL)
-            _exit(126);
-        execl(MT_SIM_PATH, MT_SIM_PATH, "--state-dir", state_dir, "--machine", machine, "--socket",
-              sock, "--node-admin", arg, (char *)NULL);
-        _exit(127);
+    {
+        const char *argv[] = {MT_SIM_PATH, "--state-dir", state_dir,      "--machine", machine,
+                              "--socket",  sock,          "--node-admin", arg,         NULL};
+
+        pid = mt_test_spawn_quiet(argv);
     }
     for (i = 0; i < 100; i++) {
         if (node_http(port, "POST", "/admin-api/tee/attest", "application/json", good, strlen(good),
@@ -358,10 +296,7 @@ test_program(void **state)
     assert_true(i < 100);
     assert_non_null(strstr(resp, "\"reportdata\":\"1111"));
     mt_free(resp);
-    assert_int_equal(kill(pid, SIGTERM), 0);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    mt_test_stop_process(pid);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     assert_int_equal(system(cmd), 0);
 }

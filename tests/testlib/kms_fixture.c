@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <openssl/evp.h>
 
 #include "dstack/dstack_client.h"
@@ -161,43 +160,17 @@ kms_fixture_stop(struct kms_fixture *f)
     sim_fixture_stop(&f->node);
 }
 
-static size_t
-on_body(char *p, size_t size, size_t n, void *arg)
-{
-    return mt_buf_append(arg, p, size * n) == MT_OK ? size * n : 0;
-}
-
 long
 kms_request(const struct kms_fixture *f, const char *method, const char *path,
             const char *content_type, const char *body, size_t body_len, char **resp)
 {
-    struct curl_slist *hdrs = NULL;
     struct mt_buf buf;
-    char url[512], hdr[256];
-    long status = -1;
-    CURL *h;
+    char url[512];
+    long status;
 
     mt_buf_init(&buf, 16u * 1024u * 1024u);
-    h = curl_easy_init();
-    assert_non_null(h);
     snprintf(url, sizeof(url), "%s%s", f->url, path);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &buf);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    snprintf(hdr, sizeof(hdr), "Content-Type:%s%s", content_type == NULL ? "" : " ",
-             content_type == NULL ? "" : content_type);
-    hdrs = curl_slist_append(hdrs, hdr);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    if (body != NULL) {
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    status = mt_test_http(url, method, content_type, body, body_len, 60L, &buf);
     *resp = (char *)mt_buf_take(&buf, NULL);
     return status;
 }

@@ -1,12 +1,15 @@
 #include "mt_testlib.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #include "util/mt_alloc.h"
 #include "util/mt_buf.h"
@@ -142,4 +145,105 @@ mt_test_json_at(json_t *root, const char *path)
                              : json_object_get(o, tok);
     assert_non_null(o);
     return o;
+}
+
+int
+mt_test_mkdtemp(char *dir, size_t len, const char *prefix)
+{
+    snprintf(dir, len, "/tmp/%s-XXXXXX", prefix);
+    return mkdtemp(dir) == NULL ? -1 : 0;
+}
+
+int
+mt_test_rm_rf(const char *dir)
+{
+    char cmd[4200];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+char *
+mt_test_slurp(const char *path, int missing_ok)
+{
+    FILE *f = fopen(path, "rb");
+    char *b;
+    long n;
+
+    if (f == NULL && missing_ok)
+        return strdup("");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    n = ftell(f);
+    assert_true(n >= 0);
+    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
+    b = calloc(1, (size_t)n + 1);
+    assert_non_null(b);
+    if (n > 0)
+        assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    return b;
+}
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+    return mt_buf_append(arg, p, size * n) == MT_OK ? size * n : 0;
+}
+
+long
+mt_test_http(const char *url, const char *method, const char *content_type, const char *body,
+             size_t body_len, long timeout_s, struct mt_buf *buf)
+{
+    struct curl_slist *hdrs = NULL;
+    char hdr[256];
+    long status = -1;
+    CURL *h;
+
+    h = curl_easy_init();
+    assert_non_null(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, buf);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    snprintf(hdr, sizeof(hdr), "Content-Type:%s%s", content_type == NULL ? "" : " ",
+             content_type == NULL ? "" : content_type);
+    hdrs = curl_slist_append(hdrs, hdr);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)body_len);
+    }
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return status;
+}
+
+pid_t
+mt_test_spawn_quiet(const char *const *argv)
+{
+    pid_t pid = fork();
+
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen("/dev/null", "w", stderr) == NULL)
+            _exit(126);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+void
+mt_test_stop_process(pid_t pid)
+{
+    int status;
+
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }

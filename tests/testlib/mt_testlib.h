@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -52,5 +53,37 @@ const char *mt_test_hex(const uint8_t *b, size_t n);
  * *out (mt_free) and returning its exit status (or -1).
  */
 int mt_test_run_cli(char **out, const char *arg, ...);
+
+/*
+ * A fresh directory "/tmp/<prefix>-XXXXXX" (mkdtemp) written into dir;
+ * returns 0, or -1 when it cannot be made.
+ */
+int mt_test_mkdtemp(char *dir, size_t len, const char *prefix);
+/* rm -rf dir; returns 0, or -1 when that fails. */
+int mt_test_rm_rf(const char *dir);
+
+/*
+ * A whole file as a NUL-terminated string (free with free()).  A file that
+ * cannot be opened is "" when missing_ok, else fails the test.
+ */
+char *mt_test_slurp(const char *path, int missing_ok);
+
+/*
+ * One HTTP request with libcurl: method on url, with a "Content-Type:"
+ * header (empty when content_type is NULL) and body (none when NULL),
+ * within timeout_s seconds.  The answer's body is appended to *buf.
+ * Returns the status, or -1 when the request failed.
+ */
+struct mt_buf;
+long mt_test_http(const char *url, const char *method, const char *content_type, const char *body,
+                  size_t body_len, long timeout_s, struct mt_buf *buf);
+
+/*
+ * Start argv[0] with argv (NULL-terminated), its stderr to /dev/null; the
+ * child exits 126 when that fails and 127 when exec fails.  Returns its pid.
+ */
+pid_t mt_test_spawn_quiet(const char *const *argv);
+/* SIGTERM to pid, reap it, and require that it exited with status 0. */
+void mt_test_stop_process(pid_t pid);
 
 #endif

@@ -8,6 +8,9 @@
 
 #include <curl/curl.h>
 
+#include "dcap/dcap.h"
+#include "pccs/pccs.h"
+#include "quote/quote.h"
 #include "sim/sim_pki.h"
 #include "util/mt_alloc.h"
 #include "util/mt_buf.h"
@@ -113,4 +116,38 @@ sim_http(const char *socket, const char *method, const char *path, const char *c
         assert_int_equal(mt_buf_append(&buf, "", 0), MT_OK);
     *resp = (char *)mt_buf_take(&buf, NULL);
     return status;
+}
+
+mt_err
+sim_fixture_verify(const struct sim_fixture *f, const uint8_t *quote, size_t len, int test_root,
+                   struct mt_verdict *v)
+{
+    struct mt_verifier_opts o;
+    struct mt_verifier *ver = NULL;
+    struct mt_collateral *col = NULL;
+    struct mt_pccs_opts po;
+    struct mt_quote q;
+    const char *urls[1];
+    char why[256];
+    size_t root_len;
+    mt_err e;
+
+    EXPECT_OK(mt_quote_parse(quote, len, &q));
+    mt_pccs_opts_init(&po);
+    urls[0] = mt_pcs_server_url(f->pccs);
+    po.urls = urls;
+    po.num_urls = 1;
+    e = mt_pccs_fetch(&po, &q, &col, why, sizeof(why));
+    if (e != MT_OK)
+        fail_msg("collateral from the simulator's PCCS: %s", why);
+    memset(&o, 0, sizeof(o));
+    if (test_root) {
+        o.root_der = mt_testpki_root_der(f->pki, &root_len);
+        o.root_der_len = root_len;
+    }
+    EXPECT_OK(mt_verifier_new(&o, &ver));
+    e = mt_verify_quote(ver, quote, len, col, f->now, v);
+    mt_verifier_free(ver);
+    mt_collateral_free(col);
+    return e;
 }

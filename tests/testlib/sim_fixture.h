@@ -33,6 +33,15 @@ void sim_fixture_start(struct sim_fixture *f, struct mt_sim_machine *m, int with
 void sim_fixture_stop(struct sim_fixture *f);
 
 /*
+ * Verify a quote of the fixture's machine with collateral from its PCCS (the
+ * test fails without it) at f->now, trusting the test root when test_root,
+ * else the verifier's default root.
+ */
+struct mt_verdict;
+mt_err sim_fixture_verify(const struct sim_fixture *f, const uint8_t *quote, size_t len,
+                          int test_root, struct mt_verdict *v);
+
+/*
  * One HTTP request over the fixture's socket.  method "GET" or "POST";
  * content_type NULL sends none; body NULL sends none.  Returns the status;
  * *resp (mt_free) and *resp_type (static buffer) receive the answer.

@@ -21,18 +21,14 @@ static int
 setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/mt-cli-dev-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
+    return mt_test_mkdtemp(dir, sizeof(dir), "mt-cli-dev");
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return mt_test_rm_rf(dir);
 }
 
 static json_t *

@@ -12,11 +12,7 @@
  *      Without systemd-analyze only part 1 runs, and the test says so on
  *      stdout; it does not fail for that.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-
-#include <cmocka.h>
+#include "mt_testlib.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,26 +22,6 @@
 
 #define UNIT_PATH MT_SOURCE_DIR "/image/systemd/mero-fleet-sidecar.service"
 #define INSTALLED_BIN "/usr/local/bin/mero-fleet-sidecar"
-
-static char *
-slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    char *b;
-    long n;
-
-    assert_non_null(f);
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n >= 0);
-    assert_int_equal(fseek(f, 0, SEEK_SET), 0);
-    b = calloc(1, (size_t)n + 1);
-    assert_non_null(b);
-    if (n > 0)
-        assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return b;
-}
 
 /*
  * Every value of key in section, joined by '\n' (a key may repeat), or NULL
@@ -108,7 +84,7 @@ expect_key(const char *text, const char *section, const char *key, const char *w
 static void
 test_required_keys(void **state)
 {
-    char *t = slurp(UNIT_PATH), *v;
+    char *t = mt_test_slurp(UNIT_PATH, 0), *v;
     /* The hardening the issue names, and the rest the unit promises in docs/fleet-sidecar.md. */
     static const char *const yes[] = {
         "NoNewPrivileges",       "PrivateTmp",
@@ -224,7 +200,7 @@ test_systemd_analyze_verify(void **state)
         return;
     }
     assert_non_null(mkdtemp(dir));
-    t = slurp(UNIT_PATH);
+    t = mt_test_slurp(UNIT_PATH, 0);
     unit = with_build_binary(t);
     st = verify(tool, dir, unit, out, sizeof(out));
     if (st != 0 || out[0] != '\0')

@@ -311,19 +311,15 @@ static int
 setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/mt-sidecar-unit-XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(mt_test_mkdtemp(dir, sizeof(dir), "mt-sidecar-unit"), 0);
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return mt_test_rm_rf(dir);
 }
 
 int

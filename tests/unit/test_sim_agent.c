@@ -77,40 +77,6 @@ expect_rtmrs_replay(const json_t *r, const struct mt_quote *q)
     mt_eventlog_free(el);
 }
 
-static mt_err
-verify_with(const struct sim_fixture *f, const uint8_t *quote, size_t len, int test_root,
-            struct mt_verdict *v)
-{
-    struct mt_verifier_opts o;
-    struct mt_verifier *ver = NULL;
-    struct mt_collateral *col = NULL;
-    struct mt_pccs_opts po;
-    struct mt_quote q;
-    const char *urls[1];
-    char why[256];
-    size_t root_len;
-    mt_err e;
-
-    EXPECT_OK(mt_quote_parse(quote, len, &q));
-    mt_pccs_opts_init(&po);
-    urls[0] = mt_pcs_server_url(f->pccs);
-    po.urls = urls;
-    po.num_urls = 1;
-    e = mt_pccs_fetch(&po, &q, &col, why, sizeof(why));
-    if (e != MT_OK)
-        fail_msg("collateral from the simulator's PCCS: %s", why);
-    memset(&o, 0, sizeof(o));
-    if (test_root) {
-        o.root_der = mt_testpki_root_der(f->pki, &root_len);
-        o.root_der_len = root_len;
-    }
-    EXPECT_OK(mt_verifier_new(&o, &ver));
-    e = mt_verify_quote(ver, quote, len, col, f->now, v);
-    mt_verifier_free(ver);
-    mt_collateral_free(col);
-    return e;
-}
-
 static void
 test_get_quote_verifies(void **state)
 {
@@ -148,10 +114,10 @@ test_get_quote_verifies(void **state)
     assert_memory_equal(q.td.report_data, want_rd, 64);
     expect_rtmrs_replay(r, &q);
     /* Verifies against the test root with the simulator's collateral ... */
-    EXPECT_OK(verify_with(&f, quote, len, 1, &v));
+    EXPECT_OK(sim_fixture_verify(&f, quote, len, 1, &v));
     assert_int_equal(v.tcb.status, MT_TCB_UP_TO_DATE);
     /* ... and never against Intel's. */
-    EXPECT_ERR(verify_with(&f, quote, len, 0, &v), MT_ERR_ROOT_CRL);
+    EXPECT_ERR(sim_fixture_verify(&f, quote, len, 0, &v), MT_ERR_ROOT_CRL);
     mt_free(quote);
     mt_free(raw);
     json_decref(r);
@@ -457,7 +423,7 @@ worker_run(void *arg)
     qhex = r == NULL ? NULL : json_string_value(json_object_get(r, "quote"));
     if (qhex != NULL && mt_hex_decode_alloc(qhex, strlen(qhex), 1u << 20, &quote, &len) == MT_OK &&
         mt_quote_parse(quote, len, &q) == MT_OK && memcmp(q.td.report_data, rd, 32) == 0 &&
-        verify_with(w->f, quote, len, 1, &v) == MT_OK)
+        sim_fixture_verify(w->f, quote, len, 1, &v) == MT_OK)
         w->ok = 1;
     json_decref(r);
     mt_free(quote);
@@ -553,13 +519,13 @@ test_pccs_failure_modes(void **state)
     assert_int_equal(post(&f, "GetQuote", "{\"report_data\":\"aa\"}", &r, NULL), 200);
     quote = quote_of(r, &len);
     json_decref(r);
-    EXPECT_OK(verify_with(&f, quote, len, 1, &v));
+    EXPECT_OK(sim_fixture_verify(&f, quote, len, 1, &v));
     for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         mt_pcs_server_stop(f.pccs);
         f.pccs = NULL;
         EXPECT_OK(mt_sim_pccs_start(f.pki, mt_sim_agent_params(f.agent), f.now, modes[i].mode, 0,
                                     &f.pccs, why, sizeof(why)));
-        EXPECT_ERR(verify_with(&f, quote, len, 1, &v), modes[i].want);
+        EXPECT_ERR(sim_fixture_verify(&f, quote, len, 1, &v), modes[i].want);
     }
     mt_free(quote);
     sim_fixture_stop(&f);

@@ -28,18 +28,14 @@ static int
 setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/mt-simproc-XXXXXX");
-    return mkdtemp(dir) == NULL ? -1 : 0;
+    return mt_test_mkdtemp(dir, sizeof(dir), "mt-simproc");
 }
 
 static int
 teardown(void **state)
 {
-    char cmd[128];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return mt_test_rm_rf(dir);
 }
 
 /* Run the simulator with argv (NULL-terminated) and stderr to a file; wait for it. */
@@ -115,7 +111,7 @@ test_init_and_serve(void **state)
     char state_dir[128], machine[192], sock[192], port_arg[32], *resp = NULL, *err;
     uint16_t port;
     struct stat st;
-    int status, i;
+    int i;
     pid_t pid;
 
     (void)state;
@@ -135,14 +131,11 @@ test_init_and_serve(void **state)
     snprintf(sock, sizeof(sock), "%s/dstack.sock", dir);
     EXPECT_OK(mt_pcs_unused_port(&port));
     snprintf(port_arg, sizeof(port_arg), "127.0.0.1:%u", (unsigned)port);
-    pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        if (freopen("/dev/null", "w", stderr) == NULL)
-            _exit(126);
-        execl(MT_SIM_PATH, MT_SIM_PATH, "--state-dir", state_dir, "--machine", machine, "--socket",
-              sock, "--pccs", port_arg, (char *)NULL);
-        _exit(127);
+    {
+        const char *argv[] = {MT_SIM_PATH, "--state-dir", state_dir, "--machine", machine,
+                              "--socket",  sock,          "--pccs",  port_arg,    NULL};
+
+        pid = mt_test_spawn_quiet(argv);
     }
     /* Wait for the socket to answer. */
     for (i = 0; i < 100; i++) {
@@ -159,10 +152,7 @@ test_init_and_serve(void **state)
                               "{\"report_data\":\"01\"}", 20, &resp, NULL, 0),
                      200);
     mt_free(resp);
-    assert_int_equal(kill(pid, SIGTERM), 0);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    mt_test_stop_process(pid);
     /* The socket is removed on the way out. */
     assert_int_equal(stat(sock, &st), -1);
     assert_int_equal(errno, ENOENT);
