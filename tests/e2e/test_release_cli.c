@@ -230,7 +230,7 @@ static int
 teardown(void **state)
 {
     (void)state;
-    return release_rm_rf(tmp);
+    return mt_test_rm_rf(tmp);
 }
 
 /* ---- policy merod-config --release URL ---- */

@@ -48,17 +48,9 @@ write_json(const char *path, json_t *j)
 static json_t *
 regs_json(const uint8_t mrtd[48], uint8_t rtmr[4][48])
 {
-    char hex[97], key[16];
     json_t *o = json_object();
-    int i;
 
-    mt_hex_encode(mrtd, 48, hex);
-    json_object_set_new(o, "mrtd", json_string(hex));
-    for (i = 0; i < 4; i++) {
-        mt_hex_encode(rtmr[i], 48, hex);
-        snprintf(key, sizeof(key), "rtmr%d", i);
-        json_object_set_new(o, key, json_string(hex));
-    }
+    release_set_regs(o, mrtd, rtmr);
     return o;
 }
 

@@ -8,6 +8,8 @@
 #include "mt_testlib.h"
 #include "ita_stub.h"
 #include "kms_fixture.h"
+#include "mhd_test.h"
+#include "release_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,21 +167,6 @@ node_request(void *cls, struct MHD_Connection *c, const char *url, const char *m
     ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ret;
-}
-
-static void
-node_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-    struct mt_buf *b = *con_cls;
-
-    (void)cls;
-    (void)c;
-    (void)t;
-    if (b != NULL) {
-        mt_buf_free(b);
-        free(b);
-    }
-    *con_cls = NULL;
 }
 
 /* One verifier with the base environment plus overrides (name=value pairs, NULL-ended). */
@@ -359,6 +346,17 @@ expect_verdict(const json_t *r, const char *verdict)
     }
 }
 
+/* POST body to /api/verify; requires status 200 and verdict.  The answer (json_decref). */
+static json_t *
+verify_verdict(const struct vf *v, const char *body, const char *verdict)
+{
+    json_t *r;
+
+    assert_int_equal(verify(v, body, &r), 200);
+    expect_verdict(r, verdict);
+    return r;
+}
+
 static void
 want_check(const json_t *r, const char *id, const char *status)
 {
@@ -401,9 +399,10 @@ setup(void **state)
     kms_fixture_boot(&kf);
     kms_fixture_start_kms(&kf);
     assert_int_equal(mt_pcs_unused_port(&p), MT_OK);
-    node_d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, p,
-                              NULL, NULL, node_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-                              node_done, NULL, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+    node_d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, p, NULL,
+                         NULL, node_request, NULL, MHD_OPTION_NOTIFY_COMPLETED,
+                         mt_test_free_buf_body, NULL, MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
     assert_non_null(node_d);
     snprintf(node_url, sizeof(node_url), "http://127.0.0.1:%u", (unsigned)p);
     snprintf(web_dir, sizeof(web_dir), "%s/web", kf.node.dir);
@@ -444,8 +443,7 @@ test_kms_genuine_passes(void **state)
     base_env(&m);
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s/\"}", kf.url);
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "pass");
+    r = verify_verdict(&v, body, "pass");
     want_check(r, "quote", "pass");
     want_check(r, "tcb", "pass");
     want_check(r, "nonce", "pass");
@@ -476,22 +474,19 @@ test_node_modes(void **state)
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"nodeUrl\":\"%s\"}", node_url);
     node_mode = NODE_OK;
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "pass");
+    r = verify_verdict(&v, body, "pass");
     want_check(r, "nonce", "pass");
     want_check(r, "event_log", "pass");
     json_decref(r);
 
     node_mode = NODE_REPLAY;
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "fail");
+    r = verify_verdict(&v, body, "fail");
     want_check(r, "quote", "pass");
     want_check(r, "nonce", "fail");
     json_decref(r);
 
     node_mode = NODE_TAMPER;
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "fail");
+    r = verify_verdict(&v, body, "fail");
     want_check(r, "event_log", "fail");
     want_check(r, "compose_hash", "fail");
     json_decref(r);
@@ -533,8 +528,7 @@ test_paste(void **state)
     mt_hex_encode(rd, 64, hex);
     req = json_pack("{s:s,s:s,s:s}", "quoteB64", b64, "eventLog", q.event_log, "nonceHex", hex);
     body = json_dumps(req, JSON_COMPACT);
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "pass");
+    r = verify_verdict(&v, body, "pass");
     want_check(r, "nonce", "pass");
     json_decref(r);
     free(body);
@@ -569,8 +563,7 @@ test_wrong_root_and_expired_collateral(void **state)
     env_set(&m, "VERIFIER_TRUST_ROOT_FILE", path);
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "fail");
+    r = verify_verdict(&v, body, "fail");
     want_check(r, "quote", "fail");
     want_check(r, "tcb", "skipped");
     /* The collateral's root CRL is the first thing signed by the real root. */
@@ -587,8 +580,7 @@ test_wrong_root_and_expired_collateral(void **state)
     base_env(&m);
     env_set(&m, "PCCS_URLS", mt_pcs_server_url(stale));
     vf_start(&v, &m);
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "fail");
+    r = verify_verdict(&v, body, "fail");
     want_check(r, "quote", "fail");
     assert_string_equal(check_code(r, "quote"), "tcb_info_expired");
     json_decref(r);
@@ -684,8 +676,7 @@ test_bad_requests(void **state)
         json_decref(r);
     }
     /* A parsable quote that is not TDX-shaped: a fail verdict, not an error. */
-    assert_int_equal(verify(&v, "{\"quoteB64\":\"AAAA\"}", &r), 200);
-    expect_verdict(r, "fail");
+    r = verify_verdict(&v, "{\"quoteB64\":\"AAAA\"}", "fail");
     want_check(r, "quote", "fail");
     json_decref(r);
     assert_int_equal(
@@ -826,8 +817,7 @@ test_ita(void **state)
     /* A valid token under each allowed algorithm. */
     for (alg = ITA_STUB_RS256; alg <= ITA_STUB_ES384; alg++) {
         ita_stub_set(ita, (enum ita_stub_alg)alg, ITA_STUB_OK);
-        assert_int_equal(verify(&v, body, &r), 200);
-        expect_verdict(r, "pass");
+        r = verify_verdict(&v, body, "pass");
         want_check(r, "ita", "pass");
         assert_string_equal(check_ev(r, "ita", "tcbStatus"), "UpToDate");
         json_decref(r);
@@ -835,8 +825,7 @@ test_ita(void **state)
     /* Each broken token fails the check with its reason, and the verdict with it. */
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ita_stub_set(ita, i % 2 ? ITA_STUB_ES256 : ITA_STUB_RS256, bad[i].mode);
-        assert_int_equal(verify(&v, body, &r), 200);
-        expect_verdict(r, "fail");
+        r = verify_verdict(&v, body, "fail");
         want_check(r, "quote", "pass");
         want_check(r, "ita", "fail");
         if (check_ev(r, "ita", "reason") == NULL ||
@@ -889,19 +878,12 @@ static json_t *
 probe(const char *kind, const char *profile, const uint8_t mrtd[48], uint8_t rtmr[4][48],
       const char *compose, char digest_ch)
 {
-    char hex[97], key[8], why[256], *text;
+    char why[256], *text;
     json_t *o = json_pack("{s:i,s:s,s:s,s:s}", "schema_version", 1, "kind", kind, "profile",
                           profile, "tcb_status", "UpToDate"),
            *n = NULL;
-    int i;
 
-    mt_hex_encode(mrtd, 48, hex);
-    json_object_set_new(o, "mrtd", json_string(hex));
-    for (i = 0; i < 4; i++) {
-        mt_hex_encode(rtmr[i], 48, hex);
-        snprintf(key, sizeof(key), "rtmr%d", i);
-        json_object_set_new(o, key, json_string(hex));
-    }
+    release_set_regs(o, mrtd, rtmr);
     if (strcmp(kind, "node-probe") == 0) {
         json_object_set_new(o, "timestamp_utc", json_string("2026-04-01T10:00:00Z"));
         json_object_set_new(o, "external_verification", json_string("performed"));
@@ -1244,8 +1226,7 @@ test_program(void **state)
     assert_non_null(strstr(resp, "\"ita\":false"));
     mt_free(resp);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
-    assert_int_equal(verify(&v, body, &r), 200);
-    expect_verdict(r, "pass");
+    r = verify_verdict(&v, body, "pass");
     want_check(r, "nonce", "pass");
     json_decref(r);
     assert_int_equal(kill(pid, SIGTERM), 0);

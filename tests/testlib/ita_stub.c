@@ -1,4 +1,5 @@
 #include "ita_stub.h"
+#include "mhd_test.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -313,21 +314,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     return reply(c, 200, text);
 }
 
-static void
-on_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
-{
-    struct mt_buf *b = *con_cls;
-
-    (void)cls;
-    (void)c;
-    (void)t;
-    if (b != NULL) {
-        mt_buf_free(b);
-        free(b);
-    }
-    *con_cls = NULL;
-}
-
 mt_err
 ita_stub_start(const char *api_key, const char *issuer, struct ita_stub **out)
 {
@@ -346,9 +332,10 @@ ita_stub_start(const char *api_key, const char *issuer, struct ita_stub **out)
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                            NULL, NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+    s->d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+                         NULL, on_request, s, MHD_OPTION_NOTIFY_COMPLETED, mt_test_free_buf_body,
+                         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
     info = s->d != NULL ? MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
     if (s->rsa == NULL || s->ec256 == NULL || s->ec384 == NULL || info == NULL) {
         ita_stub_stop(s);

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/mt_buf.h"
+
 void
 mt_test_sleep_unless(const atomic_int *stopping, unsigned long ms)
 {
@@ -46,4 +48,20 @@ mt_test_filler_response(size_t total, int chunked)
     if (resp == NULL)
         free(state);
     return resp;
+}
+
+void
+mt_test_free_buf_body(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode t)
+{
+    struct mt_buf *b = *con_cls;
+
+    (void)cls;
+    (void)c;
+    (void)t;
+    if (b != NULL) {
+        mt_buf_free(b);
+        free(b);
+    }
+    *con_cls = NULL;
 }

@@ -17,4 +17,11 @@ void mt_test_sleep_unless(const atomic_int *stopping, unsigned long ms);
  */
 struct MHD_Response *mt_test_filler_response(size_t total, int chunked);
 
+/*
+ * An MHD_OPTION_NOTIFY_COMPLETED callback for servers whose per-request
+ * state (*con_cls) is a struct mt_buf allocated with malloc: frees it.
+ */
+void mt_test_free_buf_body(void *cls, struct MHD_Connection *c, void **con_cls,
+                           enum MHD_RequestTerminationCode t);
+
 #endif

@@ -10,6 +10,7 @@
 #include "release/sign.h"
 #include "release_fixture.h"
 #include "util/mt_file.h"
+#include "util/mt_hex.h"
 
 void
 release_inputs_load(struct release_inputs *ri)
@@ -100,11 +101,17 @@ release_write_text(const char *path, const char *text)
     EXPECT_OK(mt_file_write_atomic(path, text, strlen(text), 0644));
 }
 
-int
-release_rm_rf(const char *dir)
+void
+release_set_regs(json_t *o, const uint8_t mrtd[48], uint8_t rtmr[4][48])
 {
-    char cmd[400];
+    char hex[97], key[8];
+    int i;
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    mt_hex_encode(mrtd, 48, hex);
+    json_object_set_new(o, "mrtd", json_string(hex));
+    for (i = 0; i < 4; i++) {
+        mt_hex_encode(rtmr[i], 48, hex);
+        snprintf(key, sizeof(key), "rtmr%d", i);
+        json_object_set_new(o, key, json_string(hex));
+    }
 }

@@ -9,6 +9,7 @@
  * mt_testlib.h first (cmocka).  Every helper fails the test on error.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -42,7 +43,7 @@ void release_make_key(const char *priv_path, const char *pub_path);
 /* path holding exactly text (mode 0644). */
 void release_write_text(const char *path, const char *text);
 
-/* rm -rf dir: 0, or -1 when it failed (a cmocka setup/teardown result). */
-int release_rm_rf(const char *dir);
+/* Set "mrtd" and "rtmr0".."rtmr3" of o to the registers in hex. */
+void release_set_regs(json_t *o, const uint8_t mrtd[48], uint8_t rtmr[4][48]);
 
 #endif

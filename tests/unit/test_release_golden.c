@@ -83,7 +83,7 @@ static int
 teardown(void **state)
 {
     (void)state;
-    return release_rm_rf(tmpdir);
+    return mt_test_rm_rf(tmpdir);
 }
 
 static void

@@ -57,7 +57,7 @@ static int
 teardown(void **state)
 {
     (void)state;
-    return release_rm_rf(tmpdir);
+    return mt_test_rm_rf(tmpdir);
 }
 
 /* The failing checks of a report, joined by ','. */
