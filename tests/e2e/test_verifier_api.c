@@ -11,6 +11,7 @@
 #include "mhd_test.h"
 #include "release_fixture.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,49 +283,51 @@ verify(const struct vf *v, const char *body, json_t **out)
     return st;
 }
 
+/* The check of r with this id, or NULL. */
+static const json_t *
+find_check(const json_t *r, const char *id)
+{
+    size_t i;
+    json_t *c;
+
+    json_array_foreach(json_object_get(r, "checks"), i, c)
+    {
+        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
+            return c;
+    }
+    return NULL;
+}
+
 static const char *
 check_status(const json_t *r, const char *id)
 {
-    size_t i;
-    json_t *c;
+    const json_t *c = find_check(r, id);
 
-    json_array_foreach(json_object_get(r, "checks"), i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return json_string_value(json_object_get(c, "status"));
-    }
-    fail_msg("no check %s", id);
-    return NULL;
+    if (c == NULL)
+        fail_msg("no check %s", id);
+    return json_string_value(json_object_get(c, "status"));
 }
 
-/* The evidence "code" of a check. */
-static const char *
-check_code(const json_t *r, const char *id)
-{
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(json_object_get(r, "checks"), i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return json_string_value(json_object_get(json_object_get(c, "evidence"), "code"));
-    }
-    return NULL;
-}
-
-/* The evidence member `name` of a check, as a string. */
+/* The evidence member `name` of a check, as a string (NULL without the check). */
 static const char *
 check_ev(const json_t *r, const char *id, const char *name)
 {
+    return json_string_value(json_object_get(json_object_get(find_check(r, id), "evidence"), name));
+}
+
+/* Print every check of r, each cut to max characters. */
+static void
+print_checks(const json_t *r, int max)
+{
     size_t i;
     json_t *c;
 
     json_array_foreach(json_object_get(r, "checks"), i, c)
     {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return json_string_value(json_object_get(json_object_get(c, "evidence"), name));
+        char *d = json_dumps(c, JSON_COMPACT);
+        print_message("%.*s\n", max, d);
+        free(d);
     }
-    return NULL;
 }
 
 static void
@@ -332,16 +335,8 @@ expect_verdict(const json_t *r, const char *verdict)
 {
     const char *v = json_string_value(json_object_get(r, "verdict"));
 
-    size_t i;
-    json_t *c;
-
     if (v == NULL || strcmp(v, verdict) != 0) {
-        json_array_foreach(json_object_get(r, "checks"), i, c)
-        {
-            char *d = json_dumps(c, JSON_COMPACT);
-            print_message("%.600s\n", d);
-            free(d);
-        }
+        print_checks(r, 600);
         fail_msg("verdict %s, want %s", v, verdict);
     }
 }
@@ -362,16 +357,8 @@ want_check(const json_t *r, const char *id, const char *status)
 {
     const char *s = check_status(r, id);
 
-    size_t i;
-    json_t *c;
-
     if (strcmp(s, status) != 0) {
-        json_array_foreach(json_object_get(r, "checks"), i, c)
-        {
-            char *d = json_dumps(c, JSON_COMPACT);
-            print_message("%s\n", d);
-            free(d);
-        }
+        print_checks(r, INT_MAX);
         fail_msg("check %s is %s, want %s", id, s, status);
     }
 }
@@ -567,7 +554,7 @@ test_wrong_root_and_expired_collateral(void **state)
     want_check(r, "quote", "fail");
     want_check(r, "tcb", "skipped");
     /* The collateral's root CRL is the first thing signed by the real root. */
-    assert_string_equal(check_code(r, "quote"), "root_crl");
+    assert_string_equal(check_ev(r, "quote", "code"), "root_crl");
     json_decref(r);
     vf_stop(&v);
     snprintf(path, sizeof(path), "rm -rf '%s'", dir);
@@ -582,7 +569,7 @@ test_wrong_root_and_expired_collateral(void **state)
     vf_start(&v, &m);
     r = verify_verdict(&v, body, "fail");
     want_check(r, "quote", "fail");
-    assert_string_equal(check_code(r, "quote"), "tcb_info_expired");
+    assert_string_equal(check_ev(r, "quote", "code"), "tcb_info_expired");
     json_decref(r);
     vf_stop(&v);
     mt_pcs_server_stop(stale);
@@ -1112,7 +1099,7 @@ test_release_checks(void **state)
     /* An unknown tag: the release check fails, the rest is skipped. */
     r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v9.9.9", NULL);
     want_check(r, "release", "fail");
-    assert_string_equal(check_code(r, "release"), "release_asset_missing");
+    assert_string_equal(check_ev(r, "release", "code"), "release_asset_missing");
     want_check(r, "measurements", "skipped");
     json_decref(r);
     vf_stop(&v);
