@@ -42,6 +42,11 @@ main(int argc, char **argv)
     int status = 0, i, rc;
     mt_err e;
 
+    /* First of all: no core dump may ever hold the token (see also LimitCORE=0 in the unit). */
+    if (sc_disable_core_dumps() != MT_OK) {
+        sc_log("error", "startup_failed", "detail", "could not disable core dumps", NULL);
+        return 1;
+    }
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config = argv[++i];

@@ -120,10 +120,11 @@ sc_token_load(const char *path, char **token, char *why, size_t why_len)
                        "%s: the token must be one line of 1..%u characters", path, SC_MAX_TOKEN);
     }
     for (i = 0; i < n; i++) {
-        if (t[i] < 0x21 || t[i] > 0x7e) {
+        if (t[i] < 0x21 || t[i] > 0x7e || t[i] == '"' || t[i] == '\\') {
             sc_secret_free(t);
             return mt_errf(MT_ERR_CONFIG, why, why_len,
-                           "%s: the token may hold only printable ASCII without spaces (byte %zu)",
+                           "%s: the token may hold only printable ASCII without spaces, '\"' "
+                           "or '\\' (byte %zu)",
                            path, i + 1);
         }
     }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"
@@ -14,16 +15,52 @@
  * JSON log lines (docs/fleet-sidecar.md "Logs"): one object per line on
  * stderr, which journald keeps.  Values are escaped by jansson, so a hostile
  * group ID or meroctl output cannot forge a line.  As a last guard the
- * token, when set, is replaced by "[redacted]" in every line.
+ * token, when set, is replaced by "[redacted]" in every line, both as it is
+ * and as jansson escapes it inside a string (a token with '"' or '\\' would
+ * otherwise slip through; sc_token_load refuses those characters anyway).
  */
 
 static const char *log_secret;
+static char *log_secret_escaped; /* mt_malloc'd, wiped on change; NULL when equal */
 static int log_fd = 2;
+
+static void
+drop_escaped(void)
+{
+    if (log_secret_escaped != NULL) {
+        OPENSSL_cleanse(log_secret_escaped, strlen(log_secret_escaped));
+        mt_free(log_secret_escaped);
+        log_secret_escaped = NULL;
+    }
+}
 
 void
 sc_log_set_secret(const char *secret)
 {
+    json_t *j;
+    char *text;
+    size_t n;
+
+    drop_escaped();
     log_secret = secret;
+    if (secret == NULL || secret[0] == '\0')
+        return;
+    /* The escaped form: the JSON string jansson would write, without its quotes. */
+    j = json_stringn_nocheck(secret, strlen(secret));
+    text = j != NULL ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return;
+    n = strlen(text);
+    if (n >= 2 && (n - 2 != strlen(secret) || memcmp(text + 1, secret, n - 2) != 0)) {
+        log_secret_escaped = mt_malloc(n - 1);
+        if (log_secret_escaped != NULL) {
+            memcpy(log_secret_escaped, text + 1, n - 2);
+            log_secret_escaped[n - 2] = '\0';
+        }
+    }
+    OPENSSL_cleanse(text, n);
+    free(text); /* lint-allow: free (jansson's malloc) */
 }
 
 void
@@ -33,16 +70,16 @@ sc_log_set_fd(int fd)
 }
 
 static void
-redact(char *s)
+redact_one(char *s, const char *secret)
 {
     static const char mark[] = "[redacted]";
     size_t sl, ml = sizeof(mark) - 1;
     char *hit;
 
-    if (log_secret == NULL || log_secret[0] == '\0')
+    if (secret == NULL || secret[0] == '\0')
         return;
-    sl = strlen(log_secret);
-    while ((hit = strstr(s, log_secret)) != NULL) {
+    sl = strlen(secret);
+    while ((hit = strstr(s, secret)) != NULL) {
         if (sl >= ml) {
             memcpy(hit, mark, ml);
             memmove(hit + ml, hit + sl, strlen(hit + sl) + 1);
@@ -50,6 +87,13 @@ redact(char *s)
             memset(hit, '*', sl);
         }
     }
+}
+
+static void
+redact(char *s)
+{
+    redact_one(s, log_secret_escaped);
+    redact_one(s, log_secret);
 }
 
 void

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
@@ -31,8 +33,9 @@ struct loop {
     char peer[SC_MAX_PEER_ID + 1];
     char mrtd[SC_MRTD_HEX + 1];
     struct sc_state st;
-    pthread_mutex_t mu; /* guards snapshot */
-    char *snapshot;     /* the last saved state text, for the status endpoint */
+    unsigned full_total; /* the state file's state_full_total */
+    pthread_mutex_t mu;  /* guards snapshot */
+    char *snapshot;      /* the last saved state text, for the status endpoint */
 };
 
 static int64_t
@@ -49,13 +52,18 @@ backoff_ms(const struct sc_config *c, unsigned attempts)
 static void
 save(struct loop *L)
 {
+    struct sc_state_info info;
     char *text = NULL;
     mt_err e;
 
-    e = sc_state_save(L->c->state_dir, &L->st, L->peer, L->mrtd);
+    memset(&info, 0, sizeof(info));
+    snprintf(info.peer_id, sizeof(info.peer_id), "%s", L->peer);
+    snprintf(info.mrtd, sizeof(info.mrtd), "%s", L->mrtd);
+    info.full_total = L->full_total;
+    e = sc_state_save_info(L->c->state_dir, &L->st, &info);
     if (e != MT_OK)
         sc_log("error", "state_save_failed", "error", mt_err_code(e), "dir", L->c->state_dir, NULL);
-    if (sc_state_serialize(&L->st, L->peer, L->mrtd, &text) == MT_OK) {
+    if (sc_state_serialize_info(&L->st, &info, &text) == MT_OK) {
         pthread_mutex_lock(&L->mu);
         mt_free(L->snapshot);
         L->snapshot = text;
@@ -105,38 +113,69 @@ ident_body(struct loop *L, const char *group)
 }
 
 static void
+log_pruned(const struct sc_group *g, const char *reason)
+{
+    sc_log("info", "state_pruned", "group_id", g->id, "status", sc_status_name(g->status), "reason",
+           reason, NULL);
+}
+
+/*
+ * Removals first (an unassigned pending group is forgotten at once), then
+ * additions: a new assignment finding the state full prunes removed groups
+ * (oldest removal first); if it is still full it is logged (state_full) and
+ * counted in state_full_total, and retried on the next poll.
+ */
+static void
 reconcile(struct loop *L, char (*ids)[65], size_t n)
 {
     struct sc_group *g;
     size_t i, j;
-    char count[32];
+    char count[32], kept[32], total[32];
+    int64_t now = sc_now_ms();
     int changed = 0;
 
-    for (i = 0; i < n; i++) {
-        g = sc_state_find(&L->st, ids[i]);
-        if (g == NULL) {
-            if (sc_state_add(&L->st, ids[i], &g) != MT_OK) {
-                sc_log("error", "state_full", "group_id", ids[i], NULL);
-                continue;
-            }
-            sc_log("info", "assignment_new", "group_id", ids[i], NULL);
-            changed = 1;
-        } else if (!g->assigned) {
-            g->assigned = 1;
-            sc_log("info", "assignment_restored", "group_id", g->id, "status",
-                   sc_status_name(g->status), NULL);
-            changed = 1;
-        }
-    }
     for (j = 0; j < L->st.n; j++) {
         g = &L->st.g[j];
         for (i = 0; i < n && strcmp(ids[i], g->id) != 0; i++)
             ;
         if (i == n && g->assigned) {
             g->assigned = 0;
+            g->removed_ms = now;
             sc_log("warn", "assignment_removed", "group_id", g->id, "status",
                    sc_status_name(g->status), "action",
-                   L->o->leave_removed ? "leave" : "none (no --leave-removed)", NULL);
+                   g->status == SC_PENDING  ? "forgotten (never joined)"
+                   : g->status == SC_JOINED ? "confirmation still pending"
+                   : L->o->leave_removed    ? "leave"
+                                            : "none (no --leave-removed)",
+                   NULL);
+            changed = 1;
+        }
+    }
+    if (sc_state_prune(&L->st, now, 0, log_pruned) > 0)
+        changed = 1;
+    for (i = 0; i < n; i++) {
+        g = sc_state_find(&L->st, ids[i]);
+        if (g == NULL) {
+            if (L->st.n >= SC_MAX_STATE_GROUPS && sc_state_prune(&L->st, now, 1, log_pruned) > 0)
+                changed = 1;
+            if (sc_state_add(&L->st, ids[i], &g) != MT_OK) {
+                L->full_total++;
+                snprintf(kept, sizeof(kept), "%zu", L->st.n);
+                snprintf(total, sizeof(total), "%u", L->full_total);
+                sc_log("error", "state_full", "group_id", ids[i], "groups", kept,
+                       "state_full_total", total, "note",
+                       "not joined; retried next poll (groups awaiting confirmation are kept)",
+                       NULL);
+                changed = 1;
+                continue;
+            }
+            sc_log("info", "assignment_new", "group_id", ids[i], NULL);
+            changed = 1;
+        } else if (!g->assigned) {
+            g->assigned = 1;
+            g->removed_ms = 0;
+            sc_log("info", "assignment_restored", "group_id", g->id, "status",
+                   sc_status_name(g->status), NULL);
             changed = 1;
         }
     }
@@ -323,11 +362,25 @@ status_start(struct loop *L)
         MHD_OPTION_CONNECTION_LIMIT, 8u, MHD_OPTION_CONNECTION_TIMEOUT, 5u, MHD_OPTION_END);
 }
 
+mt_err
+sc_disable_core_dumps(void)
+{
+    struct rlimit rl = {0, 0};
+    mt_err e = MT_OK;
+
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        e = MT_ERR_IO;
+    if (setrlimit(RLIMIT_CORE, &rl) != 0)
+        e = MT_ERR_IO;
+    return e;
+}
+
 int
 sc_run(const struct sc_config *c, const char *token, const struct sc_run_opts *o,
        volatile sig_atomic_t *stop)
 {
     struct MHD_Daemon *d = NULL;
+    struct sc_state_info info;
     struct loop L;
     char aside[4400], port[16];
     int missing = 0, rc = 0;
@@ -356,15 +409,34 @@ sc_run(const struct sc_config *c, const char *token, const struct sc_run_opts *o
         goto out;
     }
     sc_log("info", "identified", "peer_id", L.peer, "mrtd", L.mrtd, NULL);
-    e = sc_state_load(c->state_dir, &L.st, &missing, aside, sizeof(aside));
-    if (e == MT_ERR_SIDECAR_STATE_CORRUPT)
+    e = sc_state_load_info(c->state_dir, &L.st, &info, &missing, aside, sizeof(aside));
+    L.full_total = info.full_total;
+    if (e == MT_ERR_SIDECAR_STATE_CORRUPT) {
         sc_log("error", "state_corrupt", "moved_to", aside, "note", "starting from empty state",
                NULL);
-    else if (e != MT_OK)
+    } else if (e != MT_OK) {
+        /* Never save over a file that could not be read: exit, systemd retries. */
         sc_log("error", "state_unreadable", "error", mt_err_code(e), "dir", c->state_dir, "note",
-               "starting from empty state", NULL);
-    else if (missing)
+               "state file left as is; exiting 75 (EX_TEMPFAIL) without saving", NULL);
+        rc = SC_EXIT_STATE_UNREADABLE;
+        goto out;
+    } else if (missing) {
         sc_log("info", "state_missing", "note", "starting from empty state", NULL);
+    } else if ((info.peer_id[0] != '\0' && strcmp(info.peer_id, L.peer) != 0) ||
+               (info.mrtd[0] != '\0' && strcmp(info.mrtd, L.mrtd) != 0)) {
+        sc_log("warn", "identity_changed", "state_peer_id", info.peer_id, "peer_id", L.peer,
+               "state_mrtd", info.mrtd, "mrtd", L.mrtd, NULL);
+        if (sc_state_move_aside(c->state_dir, "identity", aside, sizeof(aside)) != MT_OK) {
+            sc_log("error", "state_unreadable", "error", "io", "detail", aside, "note",
+                   "state of another identity not moved aside; exiting 75 without saving", NULL);
+            rc = SC_EXIT_STATE_UNREADABLE;
+            goto out;
+        }
+        sc_log("warn", "state_reset", "moved_to", aside, "note",
+               "starting from empty state for the new identity", NULL);
+        sc_state_free(&L.st);
+        L.full_total = 0;
+    }
     save(&L);
     while (!*stop) {
         poll_once(&L);

@@ -40,6 +40,12 @@
 #define SC_MRTD_HEX 96u
 /* Bytes of meroctl output kept for the log. */
 #define SC_MAX_CHILD_OUTPUT 2048u
+/* Groups kept in the state file (assigned ones plus removed ones still kept). */
+#define SC_MAX_STATE_GROUPS (SC_MAX_GROUPS * 2u)
+/* A confirmed group MDMA no longer assigns is forgotten this long after its removal. */
+#define SC_REMOVED_KEEP_MS (7LL * 24 * 3600 * 1000)
+/* Exit status when the state file exists but cannot be read (EX_TEMPFAIL; systemd retries). */
+#define SC_EXIT_STATE_UNREADABLE 75
 
 /* ---- configuration ---- */
 
@@ -88,7 +94,11 @@ void sc_config_free(struct sc_config *c);
  */
 MT_WUR mt_err sc_read_private_file(const char *path, size_t max, char **out, size_t *out_len,
                                    char *why, size_t why_len);
-/* The token file: private, one line of 1..SC_MAX_TOKEN printable ASCII (no spaces). */
+/*
+ * The token file: private, one line of 1..SC_MAX_TOKEN printable ASCII
+ * characters (0x21..0x7e) other than '"' and '\\', so that the token reads
+ * the same inside a JSON log line as outside it.
+ */
 MT_WUR mt_err sc_token_load(const char *path, char **token, char *why, size_t why_len);
 /* Wipe and free a NUL-terminated secret.  NULL-safe. */
 void sc_secret_free(char *s);
@@ -160,6 +170,7 @@ struct sc_group {
     unsigned confirm_attempts; /* failed confirms since the join */
     int64_t next_try_ms;       /* unix ms before which no retry is made */
     char last_error[160];
+    int64_t removed_ms; /* unix ms when MDMA stopped assigning it; 0 while assigned */
 };
 
 struct sc_state {
@@ -167,26 +178,67 @@ struct sc_state {
     size_t n;
 };
 
+/* The state file's other members. */
+struct sc_state_info {
+    /* The identity the file was written for ("" when absent or null). */
+    char peer_id[SC_MAX_PEER_ID + 1];
+    char mrtd[SC_MRTD_HEX + 1];
+    /* "state_full_total": times a new assignment found the state full (after pruning). */
+    unsigned full_total;
+};
+
 const char *sc_status_name(enum sc_status s);
 /* Parse a state file's text.  MT_ERR_SIDECAR_STATE_CORRUPT for anything malformed. */
 MT_WUR mt_err sc_state_parse(const char *text, size_t len, struct sc_state *st);
+/* The same, also filling info (may be NULL). */
+MT_WUR mt_err sc_state_parse_info(const char *text, size_t len, struct sc_state *st,
+                                  struct sc_state_info *info);
 /* Serialise (pretty JSON, trailing newline); *out freed with mt_free. */
 MT_WUR mt_err sc_state_serialize(const struct sc_state *st, const char *peer_id, const char *mrtd,
                                  char **out);
+/* The same with every member of info ("" peer_id/mrtd are written as null). */
+MT_WUR mt_err sc_state_serialize_info(const struct sc_state *st, const struct sc_state_info *info,
+                                      char **out);
 /*
  * Load dir/fleet-state.json.  Missing: empty state, MT_OK, *missing = 1.
  * Corrupt: the file is renamed to fleet-state.json.corrupt-<unix seconds>,
  * the state is empty and MT_ERR_SIDECAR_STATE_CORRUPT is returned (the
- * caller logs and goes on).  MT_ERR_IO when it cannot be read at all.
+ * caller logs and goes on).  MT_ERR_IO when it exists but cannot be read
+ * (not a regular file, EACCES, EIO): it is left alone and the caller must
+ * not save over it.
  */
 MT_WUR mt_err sc_state_load(const char *dir, struct sc_state *st, int *missing, char *aside,
                             size_t aside_len);
+/* The same, also filling info (may be NULL; zeroed when the state is empty). */
+MT_WUR mt_err sc_state_load_info(const char *dir, struct sc_state *st, struct sc_state_info *info,
+                                 int *missing, char *aside, size_t aside_len);
 /* Write atomically (temp, fsync, rename, fsync dir), mode 0600. */
 MT_WUR mt_err sc_state_save(const char *dir, const struct sc_state *st, const char *peer_id,
                             const char *mrtd);
+MT_WUR mt_err sc_state_save_info(const char *dir, const struct sc_state *st,
+                                 const struct sc_state_info *info);
 struct sc_group *sc_state_find(struct sc_state *st, const char *id);
+/* MT_ERR_TOO_LARGE when SC_MAX_STATE_GROUPS are kept (sc_state_prune first). */
 MT_WUR mt_err sc_state_add(struct sc_state *st, const char *id, struct sc_group **out);
 void sc_state_remove(struct sc_state *st, size_t i);
+/*
+ * Retention (docs/fleet-sidecar.md "State file"): drop groups MDMA no longer
+ * assigns that need no more work.  An unassigned pending group (never
+ * joined) goes at once; an unassigned confirmed group goes SC_REMOVED_KEEP_MS
+ * after its removal, or earlier, oldest removal first, while need_room is set
+ * and the state holds SC_MAX_STATE_GROUPS.  Assigned groups and joined
+ * groups (confirmation pending) are never dropped.  An unassigned group
+ * without removed_ms gets now_ms.  on_drop (may be NULL) sees each group
+ * before it goes.  Returns the number dropped.
+ */
+size_t sc_state_prune(struct sc_state *st, int64_t now_ms, int need_room,
+                      void (*on_drop)(const struct sc_group *g, const char *reason));
+/*
+ * Rename dir/fleet-state.json to fleet-state.json.<tag>-<unix seconds>
+ * (a fresh name, never over another file).  aside receives the new path.
+ * MT_ERR_IO when it cannot be moved.
+ */
+MT_WUR mt_err sc_state_move_aside(const char *dir, const char *tag, char *aside, size_t aside_len);
 void sc_state_free(struct sc_state *st);
 
 /* ---- meroctl ---- */
@@ -231,7 +283,17 @@ struct sc_run_opts {
     int leave_removed; /* from --leave-removed (or the config) */
 };
 
-/* The service: identify, then poll until *stop.  Returns a process exit status. */
+/*
+ * Process hardening at startup: no core dumps (PR_SET_DUMPABLE 0 and
+ * RLIMIT_CORE 0), so that the token never lands in a core file.  MT_OK, or
+ * MT_ERR_IO when the kernel refused.
+ */
+MT_WUR mt_err sc_disable_core_dumps(void);
+
+/*
+ * The service: identify, then poll until *stop.  Returns a process exit
+ * status: 0, 1 (startup failure), SC_EXIT_STATE_UNREADABLE.
+ */
 int sc_run(const struct sc_config *c, const char *token, const struct sc_run_opts *o,
            volatile sig_atomic_t *stop);
 /* --status: print the state file (or "no state yet") to stdout.  Exit status. */
