@@ -3,13 +3,18 @@
 #
 # Usage: scripts/image-check.sh [BUILD_DIR]      (default: build; must be run as root)
 #   1. installs ansible, ansible-lint, debootstrap, packer (scripts/install-deps.sh image);
-#   2. ansible-playbook --syntax-check, ansible-lint, packer validate -syntax-only
+#   2. ansible-playbook --syntax-check, ansible-lint, packer validate -syntax-only,
+#      and the task order: the lockdown role's single task (removes users, SSH,
+#      sudo, OS Login, then takes the root hash) is the playbook's last task, and
+#      no other role removes a user, SSH, sudo or OS Login (--list-tasks + grep);
 #      (Debian's packer 1.6.6 parses the HCL2 template but has no googlecompute
 #      plugin loader/credentials here, so only the syntax is validated);
 #   3. builds mero-tee and mero-fleet-sidecar in BUILD_DIR;
 #   4. debootstraps a minimal Debian 12 root ONCE (tarball cached in
-#      BUILD_DIR/image-cache for the rest of the run), adds a default user and
-#      SSH, then for each profile copies the root and runs the playbook against
+#      BUILD_DIR/image-cache for the rest of the run), adds a default user, SSH,
+#      sudo and stand-ins for what a GCP image has and the locked profile must
+#      remove (google_sudoers, guest agent units and enablement links, OS Login
+#      NSS/PAM entries, a serial-console GRUB drop-in), then for each profile copies the root and runs the playbook against
 #      it with ansible_connection=chroot (merod/meroctl: fake tarballs whose
 #      checksums go into a copy of versions.json, so the checksum path runs);
 #   5. asserts per profile: packages, users, units and masks, the profile file,
@@ -59,6 +64,20 @@ else
     echo "image-check: ansible-lint not installable, skipped"
 fi
 packer validate -syntax-only image/packer/node.pkr.hcl
+tasks=$(cd image/ansible && ansible-playbook -i localhost, --list-tasks playbook.yml \
+    -e image_profile=locked-read-only | sed -n 's/^      \(.*[^[:space:]]\)[[:space:]]*TAGS: .*$/\1/p')
+last=$(printf '%s\n' "$tasks" | tail -1)
+case "$last" in
+"lockdown : Remove every way in"*) echo "image-check: last task: $last" ;;
+*) fail "the last task is not the lockdown: $last" ;;
+esac
+if printf '%s\n' "$tasks" | sed '$d' | grep -E '^lockdown :.*Remove every way in'; then
+    fail "the lockdown task is not the last"
+fi
+if grep -rnE 'openssh|^[[:space:]]*- sudo[[:space:]]*$|engine-oslogin|pam_oslogin|nsswitch|google_sudoers|remove: true|userdel' \
+    image/ansible/roles --include='*.yml' | grep -v '^image/ansible/roles/lockdown/'; then
+    fail "a role other than lockdown removes a user, SSH, sudo or OS Login (before the last task)"
+fi
 bash -n image/phala/render-compose.sh
 python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert v["merodVersion"] and v["imageVersion"]' image/versions.json
 
@@ -72,7 +91,7 @@ step "debootstrap $suite (cached in $cache)"
 rm -rf "$work"
 mkdir -p "$cache" "$work"
 include=systemd,systemd-sysv,dbus,python3,python3-apt,openssh-server,sudo,ca-certificates,libssl3,libjansson4,libyajl2,libcurl4,libmicrohttpd12
-base_tar="$cache/base-root.tar"
+base_tar="$cache/base-root-v2.tar"
 if [ ! -f "$base_tar" ]; then
     [ -f "$cache/debootstrap.tgz" ] ||
         debootstrap --variant=minbase --include="$include" --make-tarball="$cache/debootstrap.tgz" \
@@ -83,8 +102,30 @@ if [ ! -f "$base_tar" ]; then
     # What the GCP base image has and the playbook must handle: a default user,
     # cloud-init's directory, a GRUB defaults file with a serial console.
     chroot "$work/base" useradd -m -s /bin/bash ubuntu
-    mkdir -p "$work/base/etc/cloud" "$work/base/etc/default"
+    mkdir -p "$work/base/etc/cloud" "$work/base/etc/default/grub.d"
     echo 'GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0,38400n8 quiet"' >"$work/base/etc/default/grub"
+    # Stand-ins for the GCP guest environment (Debian has none of these packages):
+    # the locked profile must remove each of them.
+    # shellcheck disable=SC2016
+    printf '%s\n' 'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT console=ttyS0,115200"' \
+        'GRUB_TERMINAL=serial' 'GRUB_SERIAL_COMMAND="serial --speed=115200"' 'GRUB_TIMEOUT=5' \
+        >"$work/base/etc/default/grub.d/50-cloudimg-settings.cfg"
+    chroot "$work/base" groupadd google-sudoers
+    chroot "$work/base" usermod -a -G google-sudoers ubuntu
+    echo '%google-sudoers ALL=(ALL:ALL) NOPASSWD:ALL' >"$work/base/etc/sudoers.d/google_sudoers"
+    chmod 0440 "$work/base/etc/sudoers.d/google_sudoers"
+    for u in google-guest-agent.service google-guest-agent-manager.service \
+        google-osconfig-agent.service google-startup-scripts.service \
+        gce-workload-cert-refresh.service gce-workload-cert-refresh.timer; do
+        printf '[Unit]\nDescription=image-check stand-in\n[Service]\nExecStart=/bin/true\n' \
+            >"$work/base/lib/systemd/system/$u"
+        wants=multi-user.target.wants
+        case "$u" in *.timer) wants=timers.target.wants ;; esac
+        mkdir -p "$work/base/etc/systemd/system/$wants"
+        ln -s "/lib/systemd/system/$u" "$work/base/etc/systemd/system/$wants/$u"
+    done
+    sed -i -E 's/^(passwd|group):(.*)$/\1:\2 cache_oslogin oslogin/' "$work/base/etc/nsswitch.conf"
+    echo 'account [success=bad ignore=ignore] pam_oslogin_login.so' >>"$work/base/etc/pam.d/su"
     printf '#!/bin/sh\nexit 101\n' >"$work/base/usr/sbin/policy-rc.d"
     chmod 0755 "$work/base/usr/sbin/policy-rc.d"
     tar -C "$work/base" -cf "$base_tar" .
@@ -143,6 +184,8 @@ for p in "${profiles[@]}"; do
     case "$p" in
     debug | debug-read-only)
         installed openssh-server || fail "$p: openssh-server removed"
+        installed sudo || fail "$p: sudo removed"
+        [ -f "$r/etc/sudoers.d/google_sudoers" ] || fail "$p: google_sudoers removed"
         chroot "$r" getent passwd ubuntu >/dev/null || fail "$p: default user removed"
         if masked getty.target; then fail "$p: getty.target masked"; fi
         if grep -q '^root:!' "$r/etc/shadow"; then fail "$p: root locked by the playbook"; fi
@@ -161,7 +204,42 @@ for p in "${profiles[@]}"; do
             google-startup-scripts.service google-guest-agent.service ssh.service; do
             masked "$u" || fail "$p: $u not masked"
         done
-        if grep -q 'console=' "$r/etc/default/grub"; then fail "$p: console= left in GRUB"; fi
+        for pkg in sudo openssh-client google-guest-agent google-compute-engine-oslogin \
+            google-osconfig-agent cloud-init; do
+            if installed "$pkg"; then fail "$p: $pkg present"; fi
+        done
+        for f in /etc/sudoers /etc/sudoers.d /etc/sudoers.d/google_sudoers; do
+            if [ -e "$r$f" ]; then fail "$p: $f present"; fi
+        done
+        if chroot "$r" getent group google-sudoers >/dev/null; then fail "$p: google-sudoers group present"; fi
+        if awk -F: '$3 >= 1000 && $3 < 65534' "$r/etc/passwd" | grep -q .; then
+            fail "$p: an account with UID >= 1000 is left"
+        fi
+        if grep -q oslogin "$r/etc/nsswitch.conf"; then fail "$p: OS Login NSS entries left"; fi
+        if grep -rq pam_oslogin "$r/etc/pam.d"; then fail "$p: OS Login PAM entries left"; fi
+        for u in google-guest-agent.service google-guest-agent-manager.service \
+            google-osconfig-agent.service gce-workload-cert-refresh.service \
+            gce-workload-cert-refresh.timer cloud-init-main.service sshd.service; do
+            masked "$u" || fail "$p: $u not masked"
+            if [ -e "$r/lib/systemd/system/$u" ]; then fail "$p: /lib/systemd/system/$u present"; fi
+            if ls "$r"/etc/systemd/system/*.wants/"$u" >/dev/null 2>&1; then fail "$p: $u still enabled"; fi
+        done
+        grep -q '^kernel.sysrq = 0$' "$r/etc/sysctl.d/90-calimero-locked.conf" || fail "$p: sysrq"
+        if grep -q 'console=' "$r/etc/default/grub" "$r"/etc/default/grub.d/*.cfg; then
+            fail "$p: console= left in GRUB defaults"
+        fi
+        if grep -q 'GRUB_SERIAL_COMMAND=' "$r/etc/default/grub" "$r"/etc/default/grub.d/*.cfg; then
+            fail "$p: GRUB serial command left"
+        fi
+        # What update-grub would see: /etc/default/grub, then the drop-ins in order.
+        # shellcheck disable=SC2016
+        grub=$(chroot "$r" /bin/sh -c '. /etc/default/grub; for f in /etc/default/grub.d/*.cfg; do . "$f"; done
+            echo "$GRUB_TERMINAL|$GRUB_TERMINAL_INPUT|$GRUB_TERMINAL_OUTPUT|${GRUB_SERIAL_COMMAND-}|$GRUB_TIMEOUT|$GRUB_TIMEOUT_STYLE|$GRUB_DISABLE_RECOVERY|$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT"')
+        case "$grub" in
+        "console|console|console||0|hidden|true|"*) ;;
+        *) fail "$p: GRUB settings: $grub" ;;
+        esac
+        case "$grub" in *console=*) fail "$p: console= on the GRUB command line: $grub" ;; esac
         ;;
     esac
     if [ "$p" = debug ]; then

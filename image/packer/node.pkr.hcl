@@ -88,6 +88,9 @@ build {
     playbook_file = "${path.root}/../ansible/playbook.yml"
     user          = "packer"
     use_proxy     = false
+    # Pipelining: no module files under the build user's home, which the playbook's
+    # last task (lockdown) removes together with the user, SSH and sudo.
+    ansible_env_vars = ["ANSIBLE_PIPELINING=True"]
     extra_arguments = [
       "--extra-vars", "image_profile=${var.profile}",
       "--extra-vars", "merod_version=${var.merod_version}",

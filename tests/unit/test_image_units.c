@@ -308,6 +308,40 @@ test_root_hash_sensitivity(void **state)
     put("etc/hostname", "x\n", 0644);
     EXPECT_OK(mt_image_root_hash(tree, NULL, NULL, h, NULL, 0));
     assert_string_equal(h, base);
+
+    /* The GRUB drop-in that carries the root hash is excluded; other drop-ins are not. */
+    mk("etc/default/grub.d");
+    EXPECT_OK(mt_image_root_hash(tree, NULL, NULL, base, NULL, 0));
+    put("etc/default/grub.d/60-calimero-root-hash.cfg", "GRUB_CMDLINE_LINUX=x\n", 0644);
+    EXPECT_OK(mt_image_root_hash(tree, NULL, NULL, h, NULL, 0));
+    assert_string_equal(h, base);
+    put("etc/default/grub.d/50-cloudimg-settings.cfg", "GRUB_TERMINAL=serial\n", 0644);
+    EXPECT_OK(mt_image_root_hash(tree, NULL, NULL, h, NULL, 0));
+    assert_string_not_equal(h, base);
+    memcpy(base, h, sizeof(h));
+
+    /* Accounts, PAM, NSS, sudo and SSH configuration are in scope. */
+    {
+        static const char *const files[] = {"etc/passwd",  "etc/shadow",        "etc/group",
+                                            "etc/gshadow", "etc/nsswitch.conf", "etc/sudoers"};
+        static const char *const dirs[] = {"etc/pam.d", "etc/sudoers.d", "etc/ssh"};
+        size_t i;
+        struct collect c = {{0}, 0};
+
+        for (i = 0; i < sizeof(files) / sizeof(files[0]) + sizeof(dirs) / sizeof(dirs[0]); i++) {
+            if (i < sizeof(files) / sizeof(files[0]))
+                put(files[i], "root:secret-hash:0\n", 0640);
+            else
+                mk(dirs[i - sizeof(files) / sizeof(files[0])]);
+            EXPECT_OK(mt_image_root_hash(tree, NULL, NULL, h, NULL, 0));
+            assert_string_not_equal(h, base);
+            memcpy(base, h, sizeof(h));
+        }
+        /* /etc/shadow: its SHA-256 is listed, never its contents. */
+        EXPECT_OK(mt_image_root_hash(tree, collect, &c, h, NULL, 0));
+        assert_non_null(strstr(c.text, " /etc/shadow\n"));
+        assert_null(strstr(c.text, "secret-hash"));
+    }
 }
 
 static void

@@ -16,9 +16,38 @@
 #include "util/mt_hex.h"
 
 static const char *const scope[] = {
-    "etc/calimero",  "etc/default/grub",       "etc/systemd/system",
-    "usr/local/bin", "usr/local/lib/calimero",
+    "etc/calimero",
+    "etc/default/grub",
+    "etc/default/grub.d",
+    "etc/group",
+    "etc/gshadow",
+    "etc/nsswitch.conf",
+    "etc/pam.d",
+    "etc/passwd",
+    "etc/shadow",
+    "etc/ssh",
+    "etc/sudoers",
+    "etc/sudoers.d",
+    "etc/systemd/system",
+    "usr/local/bin",
+    "usr/local/lib/calimero",
 };
+
+/* Inside the scope but not hashed: it carries the root hash itself. */
+static const char *const excluded[] = {
+    "/etc/default/grub.d/60-calimero-root-hash.cfg",
+};
+
+static int
+is_excluded(const char *path)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(excluded) / sizeof(excluded[0]); i++)
+        if (strcmp(path, excluded[i]) == 0)
+            return 1;
+    return 0;
+}
 
 struct walk {
     EVP_MD_CTX *manifest; /* SHA-256 over the manifest */
@@ -179,6 +208,8 @@ walk_entry(struct walk *w, int dirfd, const char *name, const char *path, unsign
     int fd, k;
     mt_err rv;
 
+    if (is_excluded(path))
+        return MT_OK;
     if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT && missing_ok)
             return MT_OK;

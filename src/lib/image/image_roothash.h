@@ -14,9 +14,25 @@
  * Scope, in this order (paths inside the image; an absent one is skipped):
  *   /etc/calimero             directory, recursive
  *   /etc/default/grub         file
+ *   /etc/default/grub.d       directory (GRUB drop-ins; see the exclusion below)
+ *   /etc/group, /etc/gshadow  files (groups, e.g. google-sudoers)
+ *   /etc/nsswitch.conf        file (OS Login NSS modules)
+ *   /etc/pam.d                directory, recursive (OS Login PAM modules)
+ *   /etc/passwd, /etc/shadow  files (accounts, password locks; /etc/shadow is
+ *                             hashed like any file: only its SHA-256 is in
+ *                             the manifest, never its contents)
+ *   /etc/ssh                  directory, recursive (absent when SSH is purged)
+ *   /etc/sudoers              file
+ *   /etc/sudoers.d            directory, recursive
  *   /etc/systemd/system       directory, recursive (units, enablement, masks)
  *   /usr/local/bin            directory, recursive (merod, meroctl, mero-tee, ...)
  *   /usr/local/lib/calimero   directory, recursive
+ * Excluded (no manifest line): /etc/default/grub.d/60-calimero-root-hash.cfg,
+ * which the build writes after hashing and which carries the root hash itself
+ * (its effect, the kernel command line, is measured into RTMR2).
+ * Everything else is outside the scope: /usr, /lib (incl. /lib/systemd/system),
+ * /boot, /var, the rest of /etc.  See docs/image.md for what this does and does
+ * not prove.
  *
  * Manifest: one line per entry, "\n"-terminated, fields separated by one space:
  *   dir  <mode> <uid> <gid> <path>
