@@ -265,20 +265,28 @@
   function render(resp) {
     var out = $('result');
     clear(out);
-    var verdict = resp.verdict === 'pass' ? 'pass' : 'fail';
+    // Anything but the three known verdicts is shown as a failure.
+    var verdict = resp.verdict === 'pass' || resp.verdict === 'incomplete' ? resp.verdict : 'fail';
     var checks = Array.isArray(resp.checks) ? resp.checks : [];
     var failed = checks.filter(function (c) { return c && c.status === 'fail'; });
+    var quoteCheck = checks.filter(function (c) { return c && c.id === 'quote'; })[0];
+    var reasons = quoteCheck && quoteCheck.evidence && Array.isArray(quoteCheck.evidence.incomplete)
+      ? quoteCheck.evidence.incomplete.map(String) : [];
     var summary = failed.length
       ? failed.length + ' check' + (failed.length > 1 ? 's' : '') + ' failed: ' +
         failed.map(function (c) { return CHECK_TITLES[c.id] || c.id; }).join(', ')
-      : 'Every check that ran passed.';
+      : verdict === 'incomplete'
+        ? 'Nothing failed, but this is not proof: ' + (reasons.length ? reasons.join('; ') : 'see the quote check') + '.'
+        : 'Every check that ran passed.';
+    var heading = { pass: '\u2713 Verified', incomplete: '\u26a0 Incomplete: not proven', fail: '\u2717 Not verified' }[verdict];
     out.appendChild(el('section', { id: 'verdict', className: 'verdict verdict-' + verdict, 'data-verdict': verdict }, [
-      el('h2', { text: verdict === 'pass' ? '\u2713 Verified' : '\u2717 Not verified' }),
+      el('h2', { text: heading }),
       el('p', { text: summary })
     ]));
     if (resp.measurements) {
-      out.appendChild(el('section', { className: 'card card-info', 'data-check': 'quote-measurements' }, [
-        el('header', { className: 'card-head' }, [el('h3', { text: 'Registers in the quote' })]),
+      var unverified = resp.measurements.quoteVerified !== true;
+      out.appendChild(el('section', { className: 'card ' + (unverified ? 'card-fail' : 'card-info'), 'data-check': 'quote-measurements' }, [
+        el('header', { className: 'card-head' }, [el('h3', { text: unverified ? 'Registers in the quote (UNVERIFIED: the quote did not verify)' : 'Registers in the quote' })]),
         el('div', { className: 'evidence' }, [measurementsTable(resp.measurements)])
       ]));
     }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <jansson.h>
@@ -41,6 +42,8 @@ struct mtv_config {
     char release_key[MTV_MAX_STR];
     char allowed_hosts[MTV_MAX_LIST][256]; /* "host" exact, ".suffix" anchored */
     size_t num_allowed_hosts;              /* 0: any host (addresses still checked) */
+    uint16_t allowed_ports[MTV_MAX_LIST];  /* VERIFIER_ALLOWED_PORTS */
+    size_t num_allowed_ports;              /* 0: 80/443 (any with VERIFIER_ALLOW_PRIVATE) */
     int allow_http;
     int allow_private;
     unsigned rate_limit; /* POST /api/verify per client address per minute; 0: off */
@@ -90,6 +93,19 @@ void mtv_request_free(struct mtv_request *r);
 int mtv_addr_is_private(const struct sockaddr *sa);
 /* 1 when host (lowercase) passes the host allowlist. */
 int mtv_host_allowed(const struct mtv_config *c, const char *host);
+/*
+ * 1 when port may be contacted: VERIFIER_ALLOWED_PORTS when set, else 80
+ * and 443, else (VERIFIER_ALLOW_PRIVATE, development) any port.
+ */
+int mtv_port_allowed(const struct mtv_config *c, unsigned long port);
+/*
+ * The resolver mtv_fetch runs with a deadline (connect_timeout_ms) on a
+ * worker thread; tests replace it with a slow one.  NULL restores
+ * getaddrinfo.
+ */
+typedef int (*mtv_resolver_fn)(const char *host, const char *port, const struct addrinfo *hints,
+                               struct addrinfo **res);
+void mtv_set_resolver(mtv_resolver_fn fn);
 /*
  * POST body (JSON) to base_url + path, or GET when body is NULL.  Errors:
  * MT_ERR_VERIFIER_TARGET_REFUSED (scheme, host, address), _FETCH_FAILED

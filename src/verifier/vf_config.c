@@ -199,6 +199,32 @@ get_listen(mtv_env_fn get, void *arg, struct mtv_config *c, char *why, size_t wh
     return MT_OK;
 }
 
+/* VERIFIER_ALLOWED_PORTS: comma-separated ports 1..65535. */
+static mt_err
+get_ports(mtv_env_fn get, void *arg, struct mtv_config *c, char *why, size_t why_len)
+{
+    const char *v = get("VERIFIER_ALLOWED_PORTS", arg);
+    char *end;
+    unsigned long n;
+
+    c->num_allowed_ports = 0;
+    if (v == NULL || v[0] == '\0')
+        return MT_OK;
+    for (;;) {
+        if (*v < '0' || *v > '9' || c->num_allowed_ports >= MTV_MAX_LIST)
+            return bad(why, why_len, "VERIFIER_ALLOWED_PORTS", "want up to %u ports 1..65535",
+                       MTV_MAX_LIST);
+        n = strtoul(v, &end, 10);
+        if (n == 0 || n > 65535 || end - v > 5 || (*end != ',' && *end != '\0'))
+            return bad(why, why_len, "VERIFIER_ALLOWED_PORTS", "want up to %u ports 1..65535",
+                       MTV_MAX_LIST);
+        c->allowed_ports[c->num_allowed_ports++] = (uint16_t)n;
+        if (*end == '\0')
+            return MT_OK;
+        v = end + 1;
+    }
+}
+
 static mt_err
 load(mtv_env_fn get, void *arg, struct mtv_config *c, char *why, size_t why_len)
 {
@@ -244,6 +270,10 @@ load(mtv_env_fn get, void *arg, struct mtv_config *c, char *why, size_t why_len)
         for (end = c->allowed_hosts[i]; *end != '\0'; end++)
             if (*end >= 'A' && *end <= 'Z')
                 *end = (char)(*end - 'A' + 'a');
+    if (np == 0)
+        warn(c, "VERIFIER_ALLOWED_HOSTS is unset: any public host may be a target; production "
+                "must set it");
+    MT_GUARD(get_ports(get, arg, c, why, why_len));
     MT_GUARD(get_bool(get, arg, "VERIFIER_ALLOW_HTTP", &c->allow_http, why, why_len));
     MT_GUARD(get_bool(get, arg, "VERIFIER_ALLOW_PRIVATE", &c->allow_private, why, why_len));
     if (c->allow_private)

@@ -3,8 +3,13 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -18,8 +23,9 @@
  * checked (private, loopback, link-local, CGNAT, multicast, metadata,
  * IPv4-mapped/NAT64 forms refused unless VERIFIER_ALLOW_PRIVATE), the
  * checked address pinned with CURLOPT_RESOLVE (no second lookup, so no DNS
- * rebinding), no proxy, no redirects, connect and total timeouts, and a
- * response size cap.
+ * rebinding), the lookup bounded by the connect timeout, ports 80/443 only
+ * unless VERIFIER_ALLOWED_PORTS (or VERIFIER_ALLOW_PRIVATE), no proxy, no redirects, connect and
+ * total timeouts, and a response size cap.
  */
 
 static int
@@ -52,6 +58,8 @@ mtv_addr_is_private(const struct sockaddr *sa)
     static const uint8_t zero12[12] = {0};
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t nat64_local[6] = {0, 0x64, 0xff, 0x9b, 0, 0x01}; /* 64:ff9b:1::/48 */
+    static const uint8_t siit[10] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}; /* ::ffff:0:0:0/96 */
     const uint8_t *a;
 
     if (sa == NULL)
@@ -65,6 +73,9 @@ mtv_addr_is_private(const struct sockaddr *sa)
     if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
         return v4_private(a + 12);
     if (memcmp(a, zero12, 12) == 0)
+        return 1;
+    /* Local-use NAT64 (RFC 8215) and SIIT (RFC 7915) translate to any IPv4 address. */
+    if (memcmp(a, nat64_local, 6) == 0 || (memcmp(a, siit, 10) == 0 && a[10] == 0 && a[11] == 0))
         return 1;
     if ((a[0] & 0xfe) == 0xfc)
         return 1; /* unique local fc00::/7, incl. fd00:ec2::254 metadata */
@@ -102,6 +113,160 @@ mtv_host_allowed(const struct mtv_config *c, const char *host)
         }
     }
     return 0;
+}
+
+int
+mtv_port_allowed(const struct mtv_config *c, unsigned long port)
+{
+    size_t i;
+
+    if (c->num_allowed_ports > 0) {
+        for (i = 0; i < c->num_allowed_ports; i++)
+            if (c->allowed_ports[i] == port)
+                return 1;
+        return 0;
+    }
+    return c->allow_private || port == 80 || port == 443;
+}
+
+/*
+ * getaddrinfo has no timeout: it runs on a detached worker thread and the
+ * caller waits until the deadline.  A lookup that outlives it frees itself
+ * when it ends; at most MAX_LOOKUPS run at once, so a stalled resolver
+ * cannot pile up threads.
+ */
+#define MAX_LOOKUPS 32
+
+struct lookup {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs, done, rc;
+    char host[256], port[16];
+    struct addrinfo *res;
+};
+
+static pthread_mutex_t lookups_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned lookups_running;
+static _Atomic(mtv_resolver_fn) resolver_fn;
+
+void
+mtv_set_resolver(mtv_resolver_fn fn)
+{
+    atomic_store(&resolver_fn, fn);
+}
+
+static void
+lookup_unref(struct lookup *l)
+{
+    int last;
+
+    pthread_mutex_lock(&l->mu);
+    last = --l->refs == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (!last)
+        return;
+    if (l->res != NULL)
+        freeaddrinfo(l->res);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    mt_free(l);
+}
+
+static void *
+lookup_run(void *arg)
+{
+    struct lookup *l = arg;
+    struct addrinfo hints, *res = NULL;
+    mtv_resolver_fn fn = atomic_load(&resolver_fn);
+    int rc;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = fn != NULL ? fn(l->host, l->port, &hints, &res)
+                    : getaddrinfo(l->host, l->port, &hints, &res);
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    l->res = res;
+    l->done = 1;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&lookups_mu);
+    lookups_running--;
+    pthread_mutex_unlock(&lookups_mu);
+    lookup_unref(l);
+    return NULL;
+}
+
+/* getaddrinfo within timeout_ms: 0 and *res, a gai error, or EAI_AGAIN with *timed_out. */
+static int
+resolve_deadline(const char *host, const char *port, long timeout_ms, struct addrinfo **res,
+                 int *timed_out)
+{
+    pthread_condattr_t ca;
+    pthread_attr_t ta;
+    pthread_t t;
+    struct timespec dl;
+    struct lookup *l;
+    int rc = EAI_MEMORY, started;
+
+    *res = NULL;
+    *timed_out = 0;
+    l = mt_calloc(1, sizeof(*l));
+    if (l == NULL)
+        return EAI_MEMORY;
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    snprintf(l->port, sizeof(l->port), "%s", port);
+    l->refs = 2;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_lock(&lookups_mu);
+    started = lookups_running < MAX_LOOKUPS;
+    if (started)
+        lookups_running++;
+    pthread_mutex_unlock(&lookups_mu);
+    if (started) {
+        pthread_attr_init(&ta);
+        pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &ta, lookup_run, l) != 0) {
+            pthread_mutex_lock(&lookups_mu);
+            lookups_running--;
+            pthread_mutex_unlock(&lookups_mu);
+            started = 0;
+        }
+        pthread_attr_destroy(&ta);
+    }
+    if (!started) {
+        l->refs = 1;
+        *timed_out = 1; /* too many lookups stalled: refuse like a timeout */
+        lookup_unref(l);
+        return EAI_AGAIN;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->mu);
+    while (!l->done && pthread_cond_timedwait(&l->cv, &l->mu, &dl) != ETIMEDOUT)
+        ;
+    if (l->done) {
+        rc = l->rc;
+        *res = l->res;
+        l->res = NULL;
+    } else {
+        rc = EAI_AGAIN;
+        *timed_out = 1;
+    }
+    pthread_mutex_unlock(&l->mu);
+    lookup_unref(l);
+    return rc;
 }
 
 struct sink {
@@ -175,6 +340,11 @@ check_url(const struct mtv_config *c, const char *base, const char *path, char *
         snprintf(why, why_len, "host %.200s is not in VERIFIER_ALLOWED_HOSTS", host);
         goto out;
     }
+    if (!mtv_port_allowed(c, strtoul(p, NULL, 10))) {
+        snprintf(why, why_len,
+                 "port %.8s is not allowed (80 and 443; VERIFIER_ALLOWED_PORTS lists others)", p);
+        goto out;
+    }
     snprintf(port, port_len, "%s", p);
     n = (size_t)snprintf(full, full_len, "%s%s", base, path);
     if (n >= full_len) {
@@ -199,16 +369,16 @@ static mt_err
 resolve(const struct mtv_config *c, const char *host, const char *port, char *addr, size_t addr_len,
         char *why, size_t why_len)
 {
-    struct addrinfo hints, *res = NULL, *ai;
+    struct addrinfo *res = NULL, *ai;
     char text[INET6_ADDRSTRLEN];
     mt_err e = MT_OK;
-    int rc;
+    int rc, timed_out;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    rc = getaddrinfo(host, port, &hints, &res);
+    rc = resolve_deadline(host, port, c->connect_timeout_ms, &res, &timed_out);
+    if (timed_out) {
+        snprintf(why, why_len, "cannot resolve %.200s within %ld ms", host, c->connect_timeout_ms);
+        return MT_ERR_VERIFIER_FETCH_FAILED;
+    }
     if (rc != 0 || res == NULL) {
         snprintf(why, why_len, "cannot resolve %.200s: %s", host, gai_strerror(rc));
         if (res != NULL)

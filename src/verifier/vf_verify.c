@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "dcap/dcap.h"
@@ -349,7 +350,38 @@ imr_name(uint32_t imr)
     return n[imr & 3];
 }
 
-/* event_log, compose_hash, app_id; *log_ok set when the log replayed. */
+/*
+ * The one non-runtime RTMR3 event accepted, first in RTMR3: the node
+ * image's boot marker (docs/image.md, EV_EVENT_TAG "calimero-rtmr3-v2"),
+ * whose stated digest must be SHA-384 of its "calimero-rtmr3-v2:node:..."
+ * payload, so neither its name nor its payload is the sender's choice.
+ */
+#define MTV_EV_EVENT_TAG 0x00000006u
+
+static int
+is_node_marker(const struct mt_event *x)
+{
+    static const char prefix[] = "calimero-rtmr3-v2:node:";
+    uint8_t d[48];
+    unsigned int dl = 0;
+
+    if (x->event_type != MTV_EV_EVENT_TAG || strcmp(x->event, "calimero-rtmr3-v2") != 0 ||
+        !x->has_digest || x->payload_len < sizeof(prefix) - 1 ||
+        memcmp(x->payload, prefix, sizeof(prefix) - 1) != 0)
+        return 0;
+    if (EVP_Digest(x->payload, x->payload_len, d, &dl, EVP_sha384(), NULL) != 1 || dl != 48)
+        return 0;
+    return CRYPTO_memcmp(d, x->digest, 48) == 0;
+}
+
+/*
+ * event_log, compose_hash, app_id; *log_ok set when the log replayed.
+ * RTMR3 holds dstack runtime events only (after the node marker), each digest recomputed from its
+ * payload: any other event type there fails the log.  In RTMR0-2 a
+ * digest-less event leaves that register "not covered": none of its events
+ * is replayed, and none is shown.  Every event shown was extended, and the
+ * log passes only when every covered register equals the quote's.
+ */
 static mt_err
 check_log(const struct att *a, const struct mt_quote *q, json_t *checks, json_t *events,
           int *log_ok)
@@ -357,7 +389,7 @@ check_log(const struct att *a, const struct mt_quote *q, json_t *checks, json_t 
     struct mt_eventlog *log = NULL;
     uint8_t replay[4][48], digest[48];
     const struct mt_event *ready, *ce, *ae;
-    size_t i, n_imr[4] = {0}, missing[4] = {0}, before;
+    size_t i, n_imr[4] = {0}, missing[4] = {0}, before, shown = 0;
     json_t *ev, *regs;
     unsigned mask = 1u << 3;
     int fail = 0, r;
@@ -365,9 +397,12 @@ check_log(const struct att *a, const struct mt_quote *q, json_t *checks, json_t 
 
     *log_ok = 0;
     if (a->eventlog == NULL) {
-        mtv_check(checks, "event_log", "skipped", NULL, "the target sent no event log");
-        mtv_check(checks, "compose_hash", "skipped", NULL, "no event log");
-        mtv_check(checks, "app_id", "skipped", NULL, "no event log");
+        mtv_check(checks, "event_log", "skipped", json_pack("{s:b}", "noEventLog", 1),
+                  "the target sent no event log: RTMR0-3 are shown from the verified quote, "
+                  "but no event is itemised");
+        mtv_check(checks, "compose_hash", "skipped", NULL,
+                  "no event log: the compose hash is not shown");
+        mtv_check(checks, "app_id", "skipped", NULL, "no event log: the app id is not shown");
         return MT_OK;
     }
     e = mt_eventlog_parse(a->eventlog, a->eventlog_len, &log);
@@ -381,43 +416,68 @@ check_log(const struct att *a, const struct mt_quote *q, json_t *checks, json_t 
         return MT_OK;
     }
     memset(replay, 0, sizeof(replay));
-    regs = json_object();
+    /* First pass: refuse non-runtime RTMR3 events; find the registers with a gap. */
     for (i = 0; i < log->num_events; i++) {
         const struct mt_event *x = &log->events[i];
         n_imr[x->imr]++;
+        if (x->imr == 3 && x->event_type != MT_DSTACK_RUNTIME_EVENT_TYPE &&
+            !(n_imr[3] == 1 && is_node_marker(x))) {
+            if (!fail)
+                mtv_check(checks, "event_log", "fail",
+                          json_pack("{s:I,s:I}", "index", (json_int_t)i, "eventType",
+                                    (json_int_t)x->event_type),
+                          "event %zu: RTMR3 holds only dstack runtime events (type 0x%08x) "
+                          "after the node image's boot marker, not type 0x%08x",
+                          i, (unsigned)MT_DSTACK_RUNTIME_EVENT_TYPE, (unsigned)x->event_type);
+            fail = 1;
+        } else if (x->imr < 3 && x->event_type != MT_DSTACK_RUNTIME_EVENT_TYPE && !x->has_digest) {
+            missing[x->imr]++;
+        }
+    }
+    for (i = 0; i < 3; i++)
+        if (n_imr[i] > 0 && missing[i] == 0)
+            mask |= 1u << i;
+    /* Second pass: extend and show only the events of covered registers. */
+    for (i = 0; !fail && i < log->num_events; i++) {
+        const struct mt_event *x = &log->events[i];
+        if (!(mask & (1u << x->imr)))
+            continue;
         if (x->event_type == MT_DSTACK_RUNTIME_EVENT_TYPE) {
             e = mt_rtmr_event_digest(x->event_type, x->event, strlen(x->event), x->payload,
                                      x->payload_len, digest);
-            if (e == MT_OK && x->has_digest && CRYPTO_memcmp(digest, x->digest, 48) != 0) {
+            if (e != MT_OK) {
+                mt_eventlog_free(log);
+                return e;
+            }
+            if (x->has_digest && CRYPTO_memcmp(digest, x->digest, 48) != 0) {
                 fail = 1;
                 mtv_check(checks, "event_log", "fail", json_pack("{s:I}", "index", (json_int_t)i),
                           "event %zu (%s): the stated digest is not the digest of its payload", i,
                           x->event);
+                break;
             }
-        } else if (x->has_digest) {
+        } else if (x->imr == 3) {
+            /* The node marker: its digest is SHA-384 of its payload (checked in pass one). */
             memcpy(digest, x->digest, 48);
-            e = MT_OK;
         } else {
-            missing[x->imr]++;
-            memset(digest, 0, sizeof(digest));
-            e = MT_OK;
+            memcpy(digest, x->digest, 48); /* has_digest: registers with a gap are skipped */
         }
+        e = mt_rtmr_extend(replay[x->imr], digest);
         if (e != MT_OK) {
             mt_eventlog_free(log);
             return e;
         }
-        if (!missing[x->imr])
-            MT_GUARD(mt_rtmr_extend(replay[x->imr], digest));
         ev = json_pack("{s:I,s:i,s:s,s:o,s:o}", "index", (json_int_t)i, "imr", (int)x->imr, "event",
                        x->event, "digest", hexj(digest, 48), "payload",
                        hexj(x->payload, x->payload_len));
         if (ev != NULL)
             json_array_append_new(events, ev);
+        shown++;
     }
-    for (i = 0; i < 3; i++)
-        if (n_imr[i] > 0 && missing[i] == 0)
-            mask |= 1u << i;
-    for (i = 0; i < 4; i++) {
+    if (fail) /* nothing of a refused log is shown */
+        json_array_clear(events);
+    regs = json_object();
+    for (i = 0; !fail && i < 4; i++) {
         if (!(mask & (1u << i))) {
             json_object_set_new(regs, imr_name((uint32_t)i), json_string("not covered"));
             continue;
@@ -435,12 +495,17 @@ check_log(const struct att *a, const struct mt_quote *q, json_t *checks, json_t 
     }
     if (!fail) {
         *log_ok = 1;
-        mtv_check(checks, "event_log", "pass", json_pack("{s:O}", "rtmrs", regs),
-                  "%zu events replay to the quote's RTMR3%s", log->num_events,
-                  (mask & 7u) == 7u ? " and RTMR0-2" : "");
+        mtv_check(checks, "event_log", "pass",
+                  json_pack("{s:O,s:I,s:I}", "rtmrs", regs, "replayedEvents", (json_int_t)shown,
+                            "notReplayedEvents", (json_int_t)(log->num_events - shown)),
+                  "%zu events replay to the quote's RTMR3%s%s", shown,
+                  (mask & 7u) == 7u ? " and RTMR0-2" : "",
+                  shown < log->num_events ? " (registers with a digest-less event not covered)"
+                                          : "");
     }
     json_decref(regs);
-    /* Values dstack itself emitted: before system-ready only (dstack.md 3.6). */
+    /* Values dstack itself emitted: runtime RTMR3 events before system-ready only (dstack.md
+     * 3.6); with *log_ok every one of them was extended and RTMR3 matched. */
     ready = mt_eventlog_find(log, "system-ready", SIZE_MAX);
     before = ready != NULL ? (size_t)(ready - log->events) : SIZE_MAX;
     ce = mt_eventlog_find(log, "compose-hash", before);
@@ -467,6 +532,50 @@ check_log(const struct att *a, const struct mt_quote *q, json_t *checks, json_t 
     }
     mt_eventlog_free(log);
     return MT_OK;
+}
+
+/* The checks that state something the quote's signature vouches for. */
+static const char *const unverified_ids[] = {"nonce",   "event_log",     "compose_hash",
+                                             "app_id",  "release",       "measurements",
+                                             "profile", "compose_policy"};
+
+/*
+ * "pass", "fail" or "incomplete" (docs/verifier.md "Verdict"): incomplete
+ * when nothing failed but the quote's freshness is unproven (no nonce) or
+ * it verified against a development trust root; a note on the quote check
+ * says which.  No event log keeps "pass": its cards say what is not shown.
+ */
+static const char *
+verdict_of(const struct mtv_service *s, json_t *checks, int pass)
+{
+    const char *why[2];
+    size_t i, n = 0;
+    json_t *c, *quote = NULL, *reasons;
+
+    if (!pass)
+        return "fail";
+    json_array_foreach(checks, i, c)
+    {
+        const char *id = json_string_value(json_object_get(c, "id"));
+        if (strcmp(id, "quote") == 0)
+            quote = c;
+        else if (strcmp(id, "nonce") == 0 &&
+                 strcmp(json_string_value(json_object_get(c, "status")), "skipped") == 0)
+            why[n++] = "no nonce: the quote's freshness is not proven";
+    }
+    if (!mt_verifier_is_intel_root(s->verifier))
+        why[n++] = "verified against a development trust root (VERIFIER_TRUST_ROOT_FILE), "
+                   "not Intel's";
+    if (n == 0)
+        return "pass";
+    reasons = json_array();
+    for (i = 0; reasons != NULL && i < n; i++)
+        json_array_append_new(reasons, json_string(why[i]));
+    if (quote != NULL && reasons != NULL)
+        json_object_set_new(json_object_get(quote, "evidence"), "incomplete", reasons);
+    else
+        json_decref(reasons);
+    return "incomplete";
 }
 
 /* The compose hash the log gave, for the release check (NULL when none). */
@@ -539,8 +648,14 @@ mtv_verify(struct mtv_service *s, const struct mtv_request *rq, json_t **result,
     }
     MT_GUARD_GOTO(check_quote(s, &a, &q, checks, &verified, vd), e, fail_alloc);
     rd = mt_quote_report_data(&q);
-    check_nonce(rq, &a, rd, checks);
-    MT_GUARD_GOTO(check_log(&a, &q, checks, events, &log_ok), e, fail_alloc);
+    if (verified) {
+        check_nonce(rq, &a, rd, checks);
+        MT_GUARD_GOTO(check_log(&a, &q, checks, events, &log_ok), e, fail_alloc);
+    } else {
+        /* Nothing read from an unverified quote is a claim (docs/verifier.md "Checks"). */
+        for (i = 0; i < sizeof(unverified_ids) / sizeof(unverified_ids[0]); i++)
+            mtv_check(checks, unverified_ids[i], "skipped", NULL, "the quote did not verify");
+    }
     adv = json_array();
     for (i = 0; verified && adv != NULL && i < vd->tcb.num_advisories; i++)
         json_array_append_new(adv, json_string(vd->tcb.advisories[i]));
@@ -550,8 +665,9 @@ mtv_verify(struct mtv_service *s, const struct mtv_request *rq, json_t **result,
                   hexj(q.td.rt_mr[2], 48), "rtmr3", hexj(q.td.rt_mr[3], 48), "reportData",
                   hexj(rd, 64), "tcbStatus", verified ? mt_tcb_status_name(vd->tcb.status) : NULL,
                   "advisoryIds", adv != NULL ? adv : json_array(), "quoteVerified", verified);
-    MT_GUARD_GOTO(mtv_release_checks(s, rq, &q, compose_of(checks), checks, &release), e,
-                  fail_alloc);
+    if (verified)
+        MT_GUARD_GOTO(mtv_release_checks(s, rq, &q, compose_of(checks), checks, &release), e,
+                      fail_alloc);
     c = mtv_ita_check(s, a.quote, a.quote_len, meas);
     if (c != NULL)
         json_array_append_new(checks, c);
@@ -565,7 +681,7 @@ mtv_verify(struct mtv_service *s, const struct mtv_request *rq, json_t **result,
     }
     if (!verified)
         pass = 0;
-    json_object_set_new(out, "verdict", json_string(pass ? "pass" : "fail"));
+    json_object_set_new(out, "verdict", json_string(verdict_of(s, checks, pass)));
     e = MT_OK;
 done:
     *result = out;

@@ -70,7 +70,8 @@ if [ -x "$build/mero-verifier" ]; then
         curl -s -X POST -H 'Content-Type: application/json' -d "$1" "$VERIFIER_URL/api/verify"
     }
     out=$(verify "{\"kmsUrl\":\"$KMS_URL\",\"releaseTag\":\"$RELEASE_KMS_TAG\"}")
-    grep -q '"verdict": *"pass"' <<<"$out" || fail "verifier on the KMS: ${out:0:400}"
+    # "incomplete", not "pass": the devenv verifier trusts the simulator's development root.
+    grep -q '"verdict": *"incomplete"' <<<"$out" || fail "verifier on the KMS: ${out:0:400}"
     out=$(verify "{\"nodeUrl\":\"$NODE_URL_DEBUG\",\"releaseTag\":\"$RELEASE_NODE_TAG\",\"profile\":\"locked-read-only\"}")
     grep -q '"verdict": *"fail"' <<<"$out" || fail "verifier on the debug node: ${out:0:400}"
 else
