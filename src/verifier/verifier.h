@@ -161,6 +161,9 @@ json_t *mtv_ita_check(struct mtv_service *s, const uint8_t *quote, size_t quote_
 
 /* ---- vf_http.c ---- */
 
+/* The rate-limit key of a client: IPv4 /32 (mapped too), IPv6 "prefix::/64"; "?" for NULL. */
+void mtv_client_key(const struct sockaddr *sa, char *out, size_t len);
+
 struct mtv_http;
 
 MT_WUR mt_err mtv_http_start(struct mtv_service *s, struct mtv_http **out, char *why,

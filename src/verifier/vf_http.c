@@ -127,7 +127,12 @@ rate_ok(struct mtv_http *h, const char *addr)
     for (i = 0; addr[i] != '\0'; i++)
         hash = (hash ^ (uint8_t)addr[i]) * 16777619u;
     pthread_mutex_lock(&h->rl_lock);
-    /* Open addressing over 8 slots; the stalest is reused when all are taken. */
+    /*
+     * Open addressing over 8 slots.  Only a slot idle since an earlier
+     * minute is reused: a flood of new addresses never resets another
+     * client's count.  When all 8 are busy this minute, the newcomer is
+     * refused (429) until one goes idle.
+     */
     slot = SIZE_MAX;
     for (i = 0; i < 8; i++) {
         size_t k = (hash + i) % RL_SLOTS;
@@ -139,6 +144,10 @@ rate_ok(struct mtv_http *h, const char *addr)
             oldest = k;
     }
     if (slot == SIZE_MAX) {
+        if (h->rl[oldest].addr[0] != '\0' && h->rl[oldest].minute == minute) {
+            pthread_mutex_unlock(&h->rl_lock);
+            return 0;
+        }
         slot = oldest;
         snprintf(h->rl[slot].addr, sizeof(h->rl[slot].addr), "%s", addr);
         h->rl[slot].minute = minute;
@@ -155,20 +164,42 @@ rate_ok(struct mtv_http *h, const char *addr)
     return ok;
 }
 
+/*
+ * The rate-limit key of a client address: IPv4 (and IPv4-mapped IPv6) by
+ * its /32, other IPv6 by its /64 ("2001:db8:1:2::/64"), since one host
+ * usually holds a whole /64.
+ */
+void
+mtv_client_key(const struct sockaddr *sa, char *out, size_t len)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    struct in6_addr a6;
+    char text[INET6_ADDRSTRLEN];
+
+    snprintf(out, len, "?");
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(&a6, &((const struct sockaddr_in6 *)sa)->sin6_addr, sizeof(a6));
+        if (memcmp(a6.s6_addr, mapped, 12) == 0) {
+            inet_ntop(AF_INET, a6.s6_addr + 12, out, (socklen_t)len);
+            return;
+        }
+        memset(a6.s6_addr + 8, 0, 8);
+        if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL)
+            snprintf(out, len, "%s/64", text);
+    }
+}
+
 static void
 client_addr(struct MHD_Connection *c, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
 
-    snprintf(out, len, "?");
-    if (sa == NULL)
-        return;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+    mtv_client_key(ci != NULL ? ci->client_addr : NULL, out, len);
 }
 
 /* "/name.ext" with a safe name and an allowed extension: its content type, else NULL. */

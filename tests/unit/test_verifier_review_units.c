@@ -170,6 +170,44 @@ test_dns_deadline(void **state)
     sleep(1); /* the abandoned lookup ends and frees itself */
 }
 
+static const char *
+key_of(const char *text, char *out, size_t len)
+{
+    struct sockaddr_in s4;
+    struct sockaddr_in6 s6;
+
+    memset(&s4, 0, sizeof(s4));
+    memset(&s6, 0, sizeof(s6));
+    if (inet_pton(AF_INET, text, &s4.sin_addr) == 1) {
+        s4.sin_family = AF_INET;
+        mtv_client_key((struct sockaddr *)&s4, out, len);
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, text, &s6.sin6_addr), 1);
+        s6.sin6_family = AF_INET6;
+        mtv_client_key((struct sockaddr *)&s6, out, len);
+    }
+    return out;
+}
+
+/* Review 2 finding 4: one IPv6 /64 is one rate-limit client. */
+static void
+test_rate_key(void **state)
+{
+    char a[64], b[64];
+
+    (void)state;
+    assert_string_equal(key_of("203.0.113.7", a, sizeof(a)), "203.0.113.7");
+    assert_string_equal(key_of("::ffff:203.0.113.7", a, sizeof(a)), "203.0.113.7");
+    assert_string_equal(key_of("2001:db8:1:2:aaaa:bbbb:cccc:dddd", a, sizeof(a)),
+                        "2001:db8:1:2::/64");
+    assert_string_equal(key_of("2001:db8:1:2::1", a, sizeof(a)),
+                        key_of("2001:db8:1:2:ffff::9", b, sizeof(b)));
+    assert_string_not_equal(key_of("2001:db8:1:2::1", a, sizeof(a)),
+                            key_of("2001:db8:1:3::1", b, sizeof(b)));
+    mtv_client_key(NULL, a, sizeof(a));
+    assert_string_equal(a, "?");
+}
+
 int
 main(void)
 {
@@ -177,6 +215,7 @@ main(void)
         cmocka_unit_test(test_translation_prefixes),
         cmocka_unit_test(test_port_policy),
         cmocka_unit_test(test_dns_deadline),
+        cmocka_unit_test(test_rate_key),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
