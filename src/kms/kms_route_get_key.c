@@ -167,7 +167,7 @@ check_signature(struct get_key *g, struct mt_kms_response *rs, int *answered)
     }
     /*
      * The curve-point check costs ~14 us; it only decides which error a
-     * failure gets (the reference refuses an off-curve key first), so it
+     * failure is given (the reference refuses an off-curve key first), so it
      * runs on the failure paths (mt_libp2p_pubkey_parse says why that is
      * sound).
      */
