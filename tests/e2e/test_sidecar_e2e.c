@@ -30,176 +30,15 @@
 #include "mdma_stub.h"
 #include "mt_testlib.h"
 #include "sidecar/sidecar.h"
+#include "sidecar_harness.h"
 #include "sim_fixture.h"
 #include "util/mt_alloc.h"
 
-extern char **environ;
-
-#define TOKEN "tok-SECRET-7f3a9c1e5b"
 #define G1 "1111111111111111111111111111111111111111111111111111111111111111"
 #define G2 "2222222222222222222222222222222222222222222222222222222222222222"
 
-struct fx {
-    char dir[64];
-    char conf[128], token[128], state_dir[128], log[128], joins[128];
-    char mrtd_source[256];
-    struct mdma_stub mdma, merod;
-    pid_t bg;
-};
-
-static struct fx *F;
-
 static void
-write_file(const char *path, const char *text, mode_t mode)
-{
-    FILE *f = fopen(path, "w");
-
-    assert_non_null(f);
-    assert_true(fputs(text, f) >= 0);
-    assert_int_equal(fclose(f), 0);
-    assert_int_equal(chmod(path, mode), 0);
-}
-
-static void
-config(struct fx *f, const char *extra)
-{
-    char text[4096];
-
-    snprintf(text, sizeof(text),
-             "# test configuration\n"
-             "mdma_url = %s/\n"
-             "token_file = %s\n"
-             "ca_file = %s\n"
-             "meroctl = %s\n"
-             "meroctl_home = /mnt/data/calimero\n"
-             "meroctl_node = default\n"
-             "merod_admin_url = %s\n"
-             "mrtd_source = %s\n"
-             "state_dir = %s\n"
-             "poll_interval_ms = 50\n"
-             "http_timeout_ms = 1000\n"
-             "backoff_initial_ms = 1\n"
-             "backoff_max_ms = 20\n"
-             "ready_initial_ms = 10\n"
-             "ready_max_ms = 40\n"
-             "%s",
-             f->mdma.url, f->token, f->mdma.ca_path, MT_FAKE_MEROCTL_PATH, f->merod.url,
-             f->mrtd_source, f->state_dir, extra != NULL ? extra : "");
-    write_file(f->conf, text, 0600);
-}
-
-static int
-setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-
-    assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mt-sidecar-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->conf, sizeof(f->conf), "%s/fleet-sidecar.conf", f->dir);
-    snprintf(f->token, sizeof(f->token), "%s/token", f->dir);
-    snprintf(f->state_dir, sizeof(f->state_dir), "%s/state", f->dir);
-    snprintf(f->log, sizeof(f->log), "%s/sidecar.log", f->dir);
-    snprintf(f->joins, sizeof(f->joins), "%s/meroctl.log", f->dir);
-    assert_int_equal(mkdir(f->state_dir, 0700), 0);
-    write_file(f->token, TOKEN "\n", 0600);
-    mdma_stub_init(&f->mdma, 1, f->dir);
-    snprintf(f->mdma.expect_token, sizeof(f->mdma.expect_token), "%s", TOKEN);
-    mdma_stub_start(&f->mdma, 0);
-    mdma_stub_init(&f->merod, 0, f->dir);
-    mdma_stub_start(&f->merod, 0);
-    snprintf(f->mrtd_source, sizeof(f->mrtd_source), "merod");
-    config(f, NULL);
-    F = f;
-    *state = f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *f = *state;
-    char cmd[256];
-
-    if (f->bg > 0) {
-        kill(f->bg, SIGKILL);
-        waitpid(f->bg, NULL, 0);
-    }
-    mdma_stub_free(&f->mdma);
-    mdma_stub_free(&f->merod);
-    if (getenv("KEEP"))
-        return 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", f->dir);
-    free(f);
-    return 0;
-}
-
-/* Start the sidecar; script is the fake meroctl's MT_FAKE_MEROCTL_SCRIPT. */
-static pid_t
-spawn_sidecar(struct fx *f, int once, const char *script, const char *extra_arg)
-{
-    char e1[256], e2[256];
-    char *envp[] = {e1, e2, "PATH=/usr/bin:/bin", NULL};
-    char *argv[] = {"mero-fleet-sidecar",   "--config",        f->conf,
-                    once ? "--once" : NULL, (char *)extra_arg, NULL};
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-
-    if (!once) {
-        argv[3] = (char *)extra_arg;
-        argv[4] = NULL;
-    }
-    snprintf(e1, sizeof(e1), "MT_FAKE_MEROCTL_LOG=%s", f->joins);
-    snprintf(e2, sizeof(e2), "MT_FAKE_MEROCTL_SCRIPT=%s", script != NULL ? script : "");
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 2, f->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    assert_int_equal(posix_spawn(&pid, MT_SIDECAR_PATH, &fa, NULL, argv, envp), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    return pid;
-}
-
-static int
-wait_exit(pid_t pid, int secs)
-{
-    int st, i;
-
-    for (i = 0; i < secs * 100; i++) {
-        if (waitpid(pid, &st, WNOHANG) == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    fail_msg("sidecar did not exit within %d s", secs);
-    return -1;
-}
-
-static int
-run_once(struct fx *f, const char *script)
-{
-    return wait_exit(spawn_sidecar(f, 1, script, NULL), 30);
-}
-
-/* Records of the fake meroctl: count, and record i (0-based) as argv joined by ' '. */
-static int
-join_count(struct fx *f)
-{
-    FILE *fp = fopen(f->joins, "rb");
-    int n = 0, c;
-
-    if (fp == NULL)
-        return 0;
-    while ((c = fgetc(fp)) != EOF)
-        n += c == '\n';
-    fclose(fp);
-    return n;
-}
-
-static void
-join_record(struct fx *f, int idx, char *out, size_t len)
+join_record(struct sidecar_fx *f, int idx, char *out, size_t len)
 {
     FILE *fp = fopen(f->joins, "rb");
     int c, rec = 0;
@@ -218,67 +57,17 @@ join_record(struct fx *f, int idx, char *out, size_t len)
     fclose(fp);
 }
 
-static json_t *
-state_group(struct fx *f, const char *id)
-{
-    char path[256];
-    json_t *root, *g, *out = NULL;
-    json_error_t err;
-    size_t i;
-
-    snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
-    root = json_load_file(path, 0, &err);
-    assert_non_null(root);
-    json_array_foreach(json_object_get(root, "groups"), i, g)
-    {
-        if (strcmp(json_string_value(json_object_get(g, "group_id")), id) == 0)
-            out = json_incref(g);
-    }
-    json_decref(root);
-    return out;
-}
-
-static const char *
-status_of(struct fx *f, const char *id)
-{
-    static char buf[32];
-    json_t *g = state_group(f, id);
-
-    snprintf(buf, sizeof(buf), "%s", g ? json_string_value(json_object_get(g, "status")) : "-");
-    json_decref(g);
-    return buf;
-}
-
-static int
-log_has(struct fx *f, const char *needle)
-{
-    char *t = mt_test_slurp(f->log, 1);
-    int r = strstr(t, needle) != NULL;
-
-    free(t);
-    return r;
-}
-
-static void
-assign(struct fx *f, const char *ids)
-{
-    char body[2048];
-
-    snprintf(body, sizeof(body), "{\"assignments\":[%s],\"extra\":{\"ignored\":true}}", ids);
-    mdma_stub_set_answer(&f->mdma, 200, body);
-}
-
 #define GET(s, field) mdma_stub_get((s), &(s)->field)
 
 static void
 test_happy_path(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char rec[512], want[512];
 
-    assign(f, "{\"group_id\":\"" G1 "\",\"name\":\"x\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 1);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\",\"name\":\"x\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 1);
     join_record(f, 0, rec, sizeof(rec));
     snprintf(want, sizeof(want), "--home|/mnt/data/calimero|--node|default|tee|fleet-join|%s|", G1);
     assert_string_equal(rec, want);
@@ -287,82 +76,82 @@ test_happy_path(void **state)
     assert_non_null(strstr(f->mdma.last_confirm, "\"group_id\":\"" G1 "\""));
     assert_non_null(strstr(f->mdma.last_confirm, f->merod.mrtd));
     assert_non_null(strstr(f->mdma.last_should_join, f->merod.peer_id));
-    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     /* A second run neither joins nor confirms again. */
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 1);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 1);
     assert_int_equal(GET(&f->mdma, confirm_ok), 1);
     assert_int_equal(GET(&f->mdma, should_join_count), 2);
-    assert_true(log_has(f, "\"event\":\"confirm_ok\""));
-    assert_false(log_has(f, TOKEN));
+    assert_true(sidecar_log_has(f, "\"event\":\"confirm_ok\""));
+    assert_false(sidecar_log_has(f, SIDECAR_TOKEN));
 }
 
 static void
 test_join_fails_twice_then_succeeds(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
 
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "1,7,0"), 0);
-    assert_int_equal(join_count(f), 1);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "1,7,0"), 0);
+    assert_int_equal(sidecar_join_count(f), 1);
     assert_int_equal(GET(&f->mdma, confirm_count), 0);
-    assert_string_equal(status_of(f, G1), "pending");
+    assert_string_equal(sidecar_status_of(f, G1), "pending");
     usleep(30000);
-    assert_int_equal(run_once(f, "1,7,0"), 0);
-    assert_int_equal(join_count(f), 2);
+    assert_int_equal(sidecar_run_once(f, "1,7,0"), 0);
+    assert_int_equal(sidecar_join_count(f), 2);
     assert_int_equal(GET(&f->mdma, confirm_count), 0);
     usleep(30000);
-    assert_int_equal(run_once(f, "1,7,0"), 0);
-    assert_int_equal(join_count(f), 3);
+    assert_int_equal(sidecar_run_once(f, "1,7,0"), 0);
+    assert_int_equal(sidecar_join_count(f), 3);
     assert_int_equal(GET(&f->mdma, confirm_count), 1);
     assert_int_equal(GET(&f->mdma, confirm_ok), 1);
-    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     usleep(30000);
-    assert_int_equal(run_once(f, "1,7,0"), 0);
-    assert_int_equal(join_count(f), 3);
+    assert_int_equal(sidecar_run_once(f, "1,7,0"), 0);
+    assert_int_equal(sidecar_join_count(f), 3);
     assert_int_equal(GET(&f->mdma, confirm_count), 1);
-    assert_true(log_has(f, "meroctl exited with status 7"));
+    assert_true(sidecar_log_has(f, "meroctl exited with status 7"));
 }
 
 static void
 test_confirm_retried_500_timeout_refused(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     unsigned short port = f->mdma.port;
 
-    assign(f, "{\"group_id\":\"" G1 "\"}");
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
     pthread_mutex_lock(&f->mdma.mu);
     f->mdma.confirm_fail = 1;
     f->mdma.confirm_fail_status = 500;
     pthread_mutex_unlock(&f->mdma.mu);
-    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     assert_int_equal(GET(&f->mdma, confirm_count), 1);
     assert_int_equal(GET(&f->mdma, confirm_ok), 0);
-    assert_string_equal(status_of(f, G1), "joined");
+    assert_string_equal(sidecar_status_of(f, G1), "joined");
     /* Timeout: the manager holds the confirm past http_timeout_ms. */
     pthread_mutex_lock(&f->mdma.mu);
     f->mdma.confirm_fail = 1;
     f->mdma.confirm_delay_ms = 1500;
     pthread_mutex_unlock(&f->mdma.mu);
     usleep(30000);
-    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     assert_int_equal(GET(&f->mdma, confirm_count), 2);
     assert_int_equal(GET(&f->mdma, confirm_ok), 0);
-    assert_string_equal(status_of(f, G1), "joined");
+    assert_string_equal(sidecar_status_of(f, G1), "joined");
     /* Connection refused. */
     mdma_stub_stop(&f->mdma);
     usleep(30000);
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_string_equal(status_of(f, G1), "joined");
-    assert_true(log_has(f, "\"event\":\"mdma_unreachable\""));
-    assert_true(log_has(f, "\"event\":\"confirm_failed\""));
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_string_equal(sidecar_status_of(f, G1), "joined");
+    assert_true(sidecar_log_has(f, "\"event\":\"mdma_unreachable\""));
+    assert_true(sidecar_log_has(f, "\"event\":\"confirm_failed\""));
     /* Back: confirmed once, and the group was joined only once. */
     mdma_stub_start(&f->mdma, port);
     usleep(30000);
-    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     assert_int_equal(GET(&f->mdma, confirm_ok), 1);
-    assert_string_equal(status_of(f, G1), "confirmed");
-    assert_int_equal(join_count(f), 1);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
+    assert_int_equal(sidecar_join_count(f), 1);
 }
 
 static int
@@ -381,16 +170,16 @@ wait_for(struct mdma_stub *s, const int *field, int want, int secs)
 static void
 test_confirm_survives_kill_and_restart(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char path[64], *cmdline;
     FILE *fp;
     size_t n;
 
-    assign(f, "{\"group_id\":\"" G1 "\"}");
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
     pthread_mutex_lock(&f->mdma.mu);
     f->mdma.confirm_fail = -1;
     pthread_mutex_unlock(&f->mdma.mu);
-    f->bg = spawn_sidecar(f, 0, "0", NULL);
+    f->bg = sidecar_spawn(f, 0, "0", NULL);
     assert_true(wait_for(&f->mdma, &f->mdma.confirm_count, 2, 20));
     /* The token is not in the process's arguments. */
     snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)f->bg);
@@ -402,44 +191,44 @@ test_confirm_survives_kill_and_restart(void **state)
     assert_true(n > 0);
     for (size_t i = 0; i < n; i++)
         cmdline[i] = cmdline[i] == '\0' ? ' ' : cmdline[i];
-    assert_null(strstr(cmdline, TOKEN));
+    assert_null(strstr(cmdline, SIDECAR_TOKEN));
     assert_non_null(strstr(cmdline, "--config"));
     free(cmdline);
     kill(f->bg, SIGKILL);
     waitpid(f->bg, NULL, 0);
     f->bg = 0;
     assert_int_equal(GET(&f->mdma, confirm_ok), 0);
-    assert_string_equal(status_of(f, G1), "joined");
+    assert_string_equal(sidecar_status_of(f, G1), "joined");
     pthread_mutex_lock(&f->mdma.mu);
     f->mdma.confirm_fail = 0;
     pthread_mutex_unlock(&f->mdma.mu);
-    f->bg = spawn_sidecar(f, 0, "0", NULL);
+    f->bg = sidecar_spawn(f, 0, "0", NULL);
     assert_true(wait_for(&f->mdma, &f->mdma.confirm_ok, 1, 20));
     kill(f->bg, SIGTERM);
-    assert_int_equal(wait_exit(f->bg, 10), 0);
+    assert_int_equal(sidecar_wait_exit(f->bg, 10), 0);
     f->bg = 0;
     assert_int_equal(GET(&f->mdma, confirm_ok), 1);
-    assert_int_equal(join_count(f), 1);
-    assert_string_equal(status_of(f, G1), "confirmed");
-    assert_false(log_has(f, TOKEN));
-    assert_true(log_has(f, "\"event\":\"stopping\""));
+    assert_int_equal(sidecar_join_count(f), 1);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
+    assert_false(sidecar_log_has(f, SIDECAR_TOKEN));
+    assert_true(sidecar_log_has(f, "\"event\":\"stopping\""));
 }
 
 static void
 test_mdma_down_keeps_state(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     unsigned short port = f->mdma.port;
     char path[256], *before, *after;
 
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_string_equal(status_of(f, G1), "confirmed");
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
     before = mt_test_slurp(path, 1);
     mdma_stub_stop(&f->mdma);
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     after = mt_test_slurp(path, 1);
     assert_string_equal(before, after);
     free(before);
@@ -447,26 +236,26 @@ test_mdma_down_keeps_state(void **state)
     /* An error status is an outage too. */
     mdma_stub_start(&f->mdma, port);
     mdma_stub_set_answer(&f->mdma, 503, "{\"assignments\":[]}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     {
-        json_t *g = state_group(f, G1);
+        json_t *g = sidecar_state_group(f, G1);
 
         assert_true(json_is_true(json_object_get(g, "assigned")));
         json_decref(g);
     }
     /* Back up, with one more group. */
-    assign(f, "{\"group_id\":\"" G1 "\"},{\"group_id\":\"" G2 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 2);
-    assert_string_equal(status_of(f, G2), "confirmed");
-    assert_true(log_has(f, "\"event\":\"mdma_status\""));
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"},{\"group_id\":\"" G2 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 2);
+    assert_string_equal(sidecar_status_of(f, G2), "confirmed");
+    assert_true(sidecar_log_has(f, "\"event\":\"mdma_status\""));
 }
 
 static void
 test_malformed_answers_ignored(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char pwned[256], body[1024];
     const char *bad[] = {
         "{\"assignments\":[{\"group_id\":\"" G1 "\"}",
@@ -487,59 +276,59 @@ test_malformed_answers_ignored(void **state)
     snprintf(pwned, sizeof(pwned), "%s/pwned", f->dir);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         mdma_stub_set_answer(&f->mdma, 200, bad[i]);
-        assert_int_equal(run_once(f, "0"), 0);
+        assert_int_equal(sidecar_run_once(f, "0"), 0);
     }
     snprintf(body, sizeof(body), "{\"assignments\":[{\"group_id\":\"$(touch %s)\"}]}", pwned);
     mdma_stub_set_answer(&f->mdma, 200, body);
-    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     snprintf(body, sizeof(body), "{\"assignments\":[{\"group_id\":\"`touch %s`\"}]}", pwned);
     mdma_stub_set_answer(&f->mdma, 200, body);
-    assert_int_equal(run_once(f, "0"), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     /* A body over max_response_bytes (default 64 KiB). */
     pthread_mutex_lock(&f->mdma.mu);
     f->mdma.huge_body = 2u * 1024u * 1024u;
     pthread_mutex_unlock(&f->mdma.mu);
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 0);
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 0);
     assert_int_equal(GET(&f->mdma, confirm_count), 0);
     assert_int_not_equal(stat(pwned, &sb), 0);
-    assert_true(log_has(f, "\"event\":\"mdma_response_invalid\""));
-    assert_true(log_has(f, "group_id is not 64 hex digits"));
-    assert_true(log_has(f, "response body over"));
+    assert_true(sidecar_log_has(f, "\"event\":\"mdma_response_invalid\""));
+    assert_true(sidecar_log_has(f, "group_id is not 64 hex digits"));
+    assert_true(sidecar_log_has(f, "response body over"));
 }
 
 static void
 test_merod_not_ready_waits(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
 
     pthread_mutex_lock(&f->merod.mu);
     f->merod.health_fail = 4;
     pthread_mutex_unlock(&f->merod.mu);
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
     assert_int_equal(GET(&f->merod, health_count), 5);
-    assert_int_equal(join_count(f), 1);
-    assert_true(log_has(f, "\"event\":\"merod_not_ready\""));
+    assert_int_equal(sidecar_join_count(f), 1);
+    assert_true(sidecar_log_has(f, "\"event\":\"merod_not_ready\""));
     /* A bad MRTD from merod is refused and waited on, never sent. */
     pthread_mutex_lock(&f->merod.mu);
     f->merod.mrtd[0] = 'A';
     pthread_mutex_unlock(&f->merod.mu);
     {
-        pid_t pid = spawn_sidecar(f, 1, "0", NULL);
+        pid_t pid = sidecar_spawn(f, 1, "0", NULL);
 
         usleep(300000);
         kill(pid, SIGTERM);
-        assert_int_equal(wait_exit(pid, 10), 0);
+        assert_int_equal(sidecar_wait_exit(pid, 10), 0);
     }
-    assert_true(log_has(f, "\"event\":\"mrtd_unavailable\""));
+    assert_true(sidecar_log_has(f, "\"event\":\"mrtd_unavailable\""));
     assert_int_equal(GET(&f->mdma, should_join_count), 1);
 }
 
 static void
 test_untrusted_certificate_refused(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char text[4096], *old = mt_test_slurp(f->conf, 1), *p;
 
     /* Without ca_file the system store is used, which does not know the test CA. */
@@ -548,26 +337,26 @@ test_untrusted_certificate_refused(void **state)
     *p = '#';
     snprintf(text, sizeof(text), "%s", old);
     free(old);
-    write_file(f->conf, text, 0600);
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 0);
+    sidecar_write_file(f->conf, text, 0600);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 0);
     assert_int_equal(GET(&f->mdma, should_join_count), 0);
-    assert_true(log_has(f, "\"event\":\"mdma_unreachable\""));
+    assert_true(sidecar_log_has(f, "\"event\":\"mdma_unreachable\""));
 }
 
 static void
 test_corrupt_state_recovered(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char path[256], cmd[512];
 
     snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
-    write_file(path, "{\"version\":1,\"groups\":[{\"group_id\":", 0600);
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_true(log_has(f, "\"event\":\"state_corrupt\""));
-    assert_string_equal(status_of(f, G1), "confirmed");
+    sidecar_write_file(path, "{\"version\":1,\"groups\":[{\"group_id\":", 0600);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_true(sidecar_log_has(f, "\"event\":\"state_corrupt\""));
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     snprintf(cmd, sizeof(cmd), "ls %s/fleet-state.json.corrupt-* >/dev/null 2>&1", f->state_dir);
     assert_int_equal(system(cmd), 0);
     /* --status prints the state. */
@@ -579,36 +368,36 @@ test_corrupt_state_recovered(void **state)
 static void
 test_join_timeout_and_removed(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
 
-    config(f, "join_timeout_ms = 300\n");
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "hang"), 0);
-    assert_string_equal(status_of(f, G1), "pending");
-    assert_true(log_has(f, "sidecar_join_timeout"));
+    sidecar_config(f, "join_timeout_ms = 300\n");
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "hang"), 0);
+    assert_string_equal(sidecar_status_of(f, G1), "pending");
+    assert_true(sidecar_log_has(f, "sidecar_join_timeout"));
     assert_int_equal(GET(&f->mdma, confirm_count), 0);
     usleep(30000);
-    assert_int_equal(run_once(f, "hang,0"), 0);
-    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_int_equal(sidecar_run_once(f, "hang,0"), 0);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     /* The assignment disappears: logged, kept, no leave. */
-    assign(f, "");
-    assert_int_equal(run_once(f, "hang,0"), 0);
-    assert_true(log_has(f, "\"event\":\"assignment_removed\""));
-    assert_string_equal(status_of(f, G1), "confirmed");
-    assert_int_equal(join_count(f), 2);
+    sidecar_assign(f, "");
+    assert_int_equal(sidecar_run_once(f, "hang,0"), 0);
+    assert_true(sidecar_log_has(f, "\"event\":\"assignment_removed\""));
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
+    assert_int_equal(sidecar_join_count(f), 2);
 }
 
 static void
 test_status_endpoint(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char cmd[512];
     int port = 20000 + (int)(getpid() % 20000), ok = 0, i;
 
     snprintf(cmd, sizeof(cmd), "status_port = %d\n", port);
-    config(f, cmd);
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    f->bg = spawn_sidecar(f, 0, "0", NULL);
+    sidecar_config(f, cmd);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    f->bg = sidecar_spawn(f, 0, "0", NULL);
     assert_true(wait_for(&f->mdma, &f->mdma.confirm_ok, 1, 20));
     snprintf(cmd, sizeof(cmd),
              "curl -sf http://127.0.0.1:%d/status | grep -q '\"status\": \"confirmed\"'", port);
@@ -619,7 +408,7 @@ test_status_endpoint(void **state)
     }
     assert_true(ok);
     kill(f->bg, SIGTERM);
-    assert_int_equal(wait_exit(f->bg, 10), 0);
+    assert_int_equal(sidecar_wait_exit(f->bg, 10), 0);
     f->bg = 0;
 }
 
@@ -656,7 +445,7 @@ mrtd_in(const char *body)
 }
 
 static void
-expect_mrtd_everywhere(struct fx *f, const char *want)
+expect_mrtd_everywhere(struct sidecar_fx *f, const char *want)
 {
     char path[256];
     json_t *st;
@@ -674,29 +463,29 @@ expect_mrtd_everywhere(struct fx *f, const char *want)
 static void
 test_mrtd_from_dstack_simulator(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     struct sim_fixture sim;
     char want[SC_MRTD_HEX + 1];
 
     sim_fixture_start(&sim, patterned_machine(want), 0);
     snprintf(f->mrtd_source, sizeof(f->mrtd_source), "dstack:%s", sim.socket);
-    config(f, NULL);
-    assign(f, "{\"group_id\":\"" G1 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 1);
+    sidecar_config(f, NULL);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 1);
     assert_int_equal(GET(&f->mdma, confirm_ok), 1);
     expect_mrtd_everywhere(f, want);
-    assert_true(log_has(f, want));
+    assert_true(sidecar_log_has(f, want));
     /* The agent gone: the MRTD is waited for, nothing is sent to the manager. */
     sim_fixture_stop(&sim);
     {
-        pid_t pid = spawn_sidecar(f, 1, "0", NULL);
+        pid_t pid = sidecar_spawn(f, 1, "0", NULL);
 
         usleep(300000);
         kill(pid, SIGTERM);
-        assert_int_equal(wait_exit(pid, 10), 0);
+        assert_int_equal(sidecar_wait_exit(pid, 10), 0);
     }
-    assert_true(log_has(f, "\"event\":\"mrtd_unavailable\""));
+    assert_true(sidecar_log_has(f, "\"event\":\"mrtd_unavailable\""));
     assert_int_equal(GET(&f->mdma, should_join_count), 1);
 }
 
@@ -741,7 +530,7 @@ tsm_from_simulator(const char *entry, void *arg)
 static void
 test_mrtd_from_tsm_tree(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     struct sim_fixture sim;
     struct tsm_fake t = {NULL, 0};
     struct sc_config c;
@@ -755,8 +544,8 @@ test_mrtd_from_tsm_tree(void **state)
     snprintf(base, sizeof(base), "%s/tsm", f->dir);
     assert_int_equal(mkdir(base, 0700), 0);
     snprintf(f->mrtd_source, sizeof(f->mrtd_source), "tsm:%s", base);
-    config(f, NULL);
-    assign(f, "{\"group_id\":\"" G1 "\"}");
+    sidecar_config(f, NULL);
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"}");
     assert_int_equal(setenv("MT_FAKE_MEROCTL_LOG", f->joins, 1), 0);
     assert_int_equal(setenv("MT_FAKE_MEROCTL_SCRIPT", "0", 1), 0);
     fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
@@ -780,7 +569,7 @@ test_mrtd_from_tsm_tree(void **state)
     /* The entry is removed again. */
     snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s')\"", base);
     assert_int_equal(system(cmd), 0);
-    assert_int_equal(join_count(f), 1);
+    assert_int_equal(sidecar_join_count(f), 1);
     assert_int_equal(GET(&f->mdma, confirm_ok), 1);
     expect_mrtd_everywhere(f, want);
 }
@@ -789,37 +578,37 @@ test_mrtd_from_tsm_tree(void **state)
 static void
 test_leave_removed(void **state)
 {
-    struct fx *f = *state;
+    struct sidecar_fx *f = *state;
     char rec[512], want[512], path[256], *text;
 
-    assign(f, "{\"group_id\":\"" G1 "\"},{\"group_id\":\"" G2 "\"}");
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_string_equal(status_of(f, G1), "confirmed");
-    assert_string_equal(status_of(f, G2), "confirmed");
-    assign(f, "{\"group_id\":\"" G2 "\"}");
+    sidecar_assign(f, "{\"group_id\":\"" G1 "\"},{\"group_id\":\"" G2 "\"}");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
+    assert_string_equal(sidecar_status_of(f, G2), "confirmed");
+    sidecar_assign(f, "{\"group_id\":\"" G2 "\"}");
     /* Without the option: logged, kept, no meroctl run. */
-    assert_int_equal(run_once(f, "0"), 0);
-    assert_int_equal(join_count(f), 2);
-    assert_string_equal(status_of(f, G1), "confirmed");
+    assert_int_equal(sidecar_run_once(f, "0"), 0);
+    assert_int_equal(sidecar_join_count(f), 2);
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
     /* With it: the leave fails once (kept, retried later), then works. */
-    assert_int_equal(wait_exit(spawn_sidecar(f, 1, "0,0,5", "--leave-removed"), 30), 0);
-    assert_int_equal(join_count(f), 3);
+    assert_int_equal(sidecar_wait_exit(sidecar_spawn(f, 1, "0,0,5", "--leave-removed"), 30), 0);
+    assert_int_equal(sidecar_join_count(f), 3);
     join_record(f, 2, rec, sizeof(rec));
     snprintf(want, sizeof(want), "--home|/mnt/data/calimero|--node|default|tee|fleet-leave|%s|",
              G1);
     assert_string_equal(rec, want);
-    assert_string_equal(status_of(f, G1), "confirmed");
-    assert_true(log_has(f, "\"event\":\"leave_failed\""));
+    assert_string_equal(sidecar_status_of(f, G1), "confirmed");
+    assert_true(sidecar_log_has(f, "\"event\":\"leave_failed\""));
     usleep(40000); /* a failed leave waits backoff_max_ms (20) */
-    assert_int_equal(wait_exit(spawn_sidecar(f, 1, "0", "--leave-removed"), 30), 0);
-    assert_int_equal(join_count(f), 4);
-    assert_true(log_has(f, "\"event\":\"leave_ok\""));
+    assert_int_equal(sidecar_wait_exit(sidecar_spawn(f, 1, "0", "--leave-removed"), 30), 0);
+    assert_int_equal(sidecar_join_count(f), 4);
+    assert_true(sidecar_log_has(f, "\"event\":\"leave_ok\""));
     snprintf(path, sizeof(path), "%s/fleet-state.json", f->state_dir);
     text = mt_test_slurp(path, 1);
     assert_null(strstr(text, G1));
     assert_non_null(strstr(text, G2));
     free(text);
-    assert_string_equal(status_of(f, G2), "confirmed");
+    assert_string_equal(sidecar_status_of(f, G2), "confirmed");
     assert_int_equal(GET(&f->mdma, confirm_ok), 2);
 }
 
@@ -827,23 +616,32 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_happy_path, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_join_fails_twice_then_succeeds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_confirm_retried_500_timeout_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_confirm_survives_kill_and_restart, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mdma_down_keeps_state, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_answers_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_merod_not_ready_waits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_untrusted_certificate_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_state_recovered, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_join_timeout_and_removed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_status_endpoint, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mrtd_from_dstack_simulator, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mrtd_from_tsm_tree, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_leave_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_happy_path, sidecar_setup, sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_join_fails_twice_then_succeeds, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_retried_500_timeout_refused, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_survives_kill_and_restart, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_mdma_down_keeps_state, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_answers_ignored, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_merod_not_ready_waits, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_untrusted_certificate_refused, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_state_recovered, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_join_timeout_and_removed, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_status_endpoint, sidecar_setup, sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_mrtd_from_dstack_simulator, sidecar_setup,
+                                        sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_mrtd_from_tsm_tree, sidecar_setup, sidecar_teardown),
+        cmocka_unit_test_setup_teardown(test_leave_removed, sidecar_setup, sidecar_teardown),
     };
 
     signal(SIGPIPE, SIG_IGN);
-    (void)F;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

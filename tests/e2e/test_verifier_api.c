@@ -10,6 +10,7 @@
 #include "kms_fixture.h"
 #include "mhd_test.h"
 #include "release_fixture.h"
+#include "verifier_harness.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -47,38 +48,6 @@ static char node_url[64];
 static enum node_mode node_mode;
 static const char *node_socket; /* NULL: the locked-read-only node */
 static char web_dir[256];
-
-struct env_map {
-    size_t n;
-    char name[32][48];
-    char value[32][512];
-};
-
-static const char *
-env_get(const char *name, void *arg)
-{
-    struct env_map *m = arg;
-    size_t i;
-
-    for (i = 0; i < m->n; i++)
-        if (strcmp(m->name[i], name) == 0)
-            return m->value[i];
-    return NULL;
-}
-
-static void
-env_set(struct env_map *m, const char *name, const char *value)
-{
-    size_t i;
-
-    for (i = 0; i < m->n; i++)
-        if (strcmp(m->name[i], name) == 0)
-            break;
-    if (i == m->n)
-        m->n++;
-    snprintf(m->name[i], sizeof(m->name[i]), "%s", name);
-    snprintf(m->value[i], sizeof(m->value[i]), "%s", value);
-}
 
 /* A node admin endpoint: quote from the locked-read-only sim, report data nonce || 0^32. */
 static enum MHD_Result
@@ -170,51 +139,12 @@ node_request(void *cls, struct MHD_Connection *c, const char *url, const char *m
     return ret;
 }
 
-/* One verifier with the base environment plus overrides (name=value pairs, NULL-ended). */
-struct vf {
-    struct mtv_config *cfg;
-    struct mtv_service *svc;
-    struct mtv_http *http;
-    char url[64];
-};
-
+/* The harness's base environment plus this file's web directory. */
 static void
-base_env(struct env_map *m)
+base_env(struct vf_env *m)
 {
-    char v[512];
-
-    memset(m, 0, sizeof(*m));
-    env_set(m, "VERIFIER_LISTEN", "127.0.0.1:0");
-    env_set(m, "PCCS_URLS", mt_pcs_server_url(kf.node.pccs));
-    snprintf(v, sizeof(v), "%s/root.der", kf.node.dir);
-    env_set(m, "VERIFIER_TRUST_ROOT_FILE", v);
-    env_set(m, "VERIFIER_ALLOW_HTTP", "1");
-    env_set(m, "VERIFIER_ALLOW_PRIVATE", "1");
-    env_set(m, "VERIFIER_RATE_LIMIT", "0");
-    env_set(m, "VERIFIER_WEB_DIR", web_dir);
-}
-
-static void
-vf_start(struct vf *v, struct env_map *m)
-{
-    char why[512];
-
-    memset(v, 0, sizeof(*v));
-    if (mtv_config_load(env_get, m, &v->cfg, why, sizeof(why)) != MT_OK)
-        fail_msg("config: %s", why);
-    if (mtv_service_new(v->cfg, &v->svc, why, sizeof(why)) != MT_OK)
-        fail_msg("service: %s", why);
-    if (mtv_http_start(v->svc, &v->http, why, sizeof(why)) != MT_OK)
-        fail_msg("http: %s", why);
-    snprintf(v->url, sizeof(v->url), "http://127.0.0.1:%u", (unsigned)mtv_http_port(v->http));
-}
-
-static void
-vf_stop(struct vf *v)
-{
-    mtv_http_stop(v->http);
-    mtv_service_free(v->svc);
-    mtv_config_free(v->cfg);
+    vf_base_env(m, &kf);
+    vf_env_set(m, "VERIFIER_WEB_DIR", web_dir);
 }
 
 static size_t
@@ -283,25 +213,10 @@ verify(const struct vf *v, const char *body, json_t **out)
     return st;
 }
 
-/* The check of r with this id, or NULL. */
-static const json_t *
-find_check(const json_t *r, const char *id)
-{
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(json_object_get(r, "checks"), i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return c;
-    }
-    return NULL;
-}
-
 static const char *
 check_status(const json_t *r, const char *id)
 {
-    const json_t *c = find_check(r, id);
+    const json_t *c = vf_find_check(r, id);
 
     if (c == NULL)
         fail_msg("no check %s", id);
@@ -312,7 +227,8 @@ check_status(const json_t *r, const char *id)
 static const char *
 check_ev(const json_t *r, const char *id, const char *name)
 {
-    return json_string_value(json_object_get(json_object_get(find_check(r, id), "evidence"), name));
+    return json_string_value(
+        json_object_get(json_object_get(vf_find_check(r, id), "evidence"), name));
 }
 
 /* Print every check of r, each cut to max characters. */
@@ -421,7 +337,7 @@ teardown(void **state)
 static void
 test_kms_genuine_passes(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char body[256];
@@ -451,7 +367,7 @@ test_kms_genuine_passes(void **state)
 static void
 test_node_modes(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char body[256];
@@ -495,7 +411,7 @@ test_paste(void **state)
     struct mt_dstack_client *dc = NULL;
     struct mt_dstack_opts o;
     struct mt_dstack_quote q;
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     uint8_t rd[64];
     char *b64, *body, hex[129];
@@ -536,7 +452,7 @@ static void
 test_wrong_root_and_expired_collateral(void **state)
 {
     struct mt_pcs_server *stale = NULL;
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char body[256], why[256], dir[] = "/tmp/mt-vf-root-XXXXXX", path[300];
@@ -547,7 +463,7 @@ test_wrong_root_and_expired_collateral(void **state)
     assert_int_equal(mt_sim_pki_init(dir, 0, why, sizeof(why)), MT_OK);
     base_env(&m);
     snprintf(path, sizeof(path), "%s/root.der", dir);
-    env_set(&m, "VERIFIER_TRUST_ROOT_FILE", path);
+    vf_env_set(&m, "VERIFIER_TRUST_ROOT_FILE", path);
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
     r = verify_verdict(&v, body, "fail");
@@ -565,7 +481,7 @@ test_wrong_root_and_expired_collateral(void **state)
                                        MT_SIM_COLLATERAL_STALE, 0, &stale, why, sizeof(why)),
                      MT_OK);
     base_env(&m);
-    env_set(&m, "PCCS_URLS", mt_pcs_server_url(stale));
+    vf_env_set(&m, "PCCS_URLS", mt_pcs_server_url(stale));
     vf_start(&v, &m);
     r = verify_verdict(&v, body, "fail");
     want_check(r, "quote", "fail");
@@ -578,14 +494,14 @@ test_wrong_root_and_expired_collateral(void **state)
 static void
 test_ssrf_and_fetch_errors(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char body[256];
 
     (void)state;
     base_env(&m);
-    env_set(&m, "VERIFIER_ALLOW_PRIVATE", "0");
+    vf_env_set(&m, "VERIFIER_ALLOW_PRIVATE", "0");
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
     expect_error(verify(&v, body, &r), &r, 403, "verifier_target_refused");
@@ -599,14 +515,14 @@ test_ssrf_and_fetch_errors(void **state)
     vf_stop(&v);
 
     base_env(&m);
-    env_set(&m, "VERIFIER_ALLOW_HTTP", "0");
+    vf_env_set(&m, "VERIFIER_ALLOW_HTTP", "0");
     vf_start(&v, &m);
     expect_error(verify(&v, body, &r), &r, 403, "verifier_target_refused");
     json_decref(r);
     vf_stop(&v);
 
     base_env(&m);
-    env_set(&m, "VERIFIER_ALLOWED_HOSTS", ".calimero.network");
+    vf_env_set(&m, "VERIFIER_ALLOWED_HOSTS", ".calimero.network");
     vf_start(&v, &m);
     expect_error(verify(&v, body, &r), &r, 403, "verifier_target_refused");
     json_decref(r);
@@ -646,7 +562,7 @@ test_bad_requests(void **state)
         "{\"quoteB64\":\"AAAA\",\"nonceHex\":\"0011\"}",
         "{\"quoteB64\":\"AAAA\",\"eventLog\":5}",
     };
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     size_t i;
@@ -682,7 +598,7 @@ test_static_and_health(void **state)
     static const char *const refused[] = {"/secret.txt", "/../etc/passwd",  "/%2e%2e/etc/passwd",
                                           "/.hidden.js", "/sub/app.js",     "/app.js/",
                                           "/nope.html",  "/..%2fsecret.txt"};
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     char *resp, ct[128], csp[512];
     size_t i;
@@ -717,14 +633,14 @@ test_static_and_health(void **state)
 static void
 test_rate_limit(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     int i;
 
     (void)state;
     base_env(&m);
-    env_set(&m, "VERIFIER_RATE_LIMIT", "3");
+    vf_env_set(&m, "VERIFIER_RATE_LIMIT", "3");
     vf_start(&v, &m);
     for (i = 0; i < 3; i++) {
         expect_error(verify(&v, "{}", &r), &r, 400, "verifier_bad_request");
@@ -755,15 +671,15 @@ test_config_errors(void **state)
         {"VERIFIER_RELEASE_BASE_URL", "gopher://x"},
     };
     struct mtv_config *c = NULL;
-    struct env_map m;
+    struct vf_env m;
     char why[512];
     size_t i;
 
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         base_env(&m);
-        env_set(&m, cases[i][0], cases[i][1]);
-        if (mtv_config_load(env_get, &m, &c, why, sizeof(why)) != MT_ERR_CONFIG)
+        vf_env_set(&m, cases[i][0], cases[i][1]);
+        if (mtv_config_load(vf_env_get, &m, &c, why, sizeof(why)) != MT_ERR_CONFIG)
             fail_msg("%s=%s accepted", cases[i][0], cases[i][1]);
         if (strstr(why, cases[i][0]) == NULL)
             fail_msg("%s: message does not name it: %s", cases[i][0], why);
@@ -783,7 +699,7 @@ test_ita(void **state)
         {ITA_STUB_ALG_HS256, "algorithm"},         {ITA_STUB_CLAIMS_MISMATCH, "claims_mismatch"},
     };
     struct ita_stub *ita = NULL;
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char body[256], u[128];
@@ -793,12 +709,12 @@ test_ita(void **state)
     (void)state;
     assert_int_equal(ita_stub_start("test-key", "https://ita.test", &ita), MT_OK);
     base_env(&m);
-    env_set(&m, "ITA_API_KEY", "test-key");
+    vf_env_set(&m, "ITA_API_KEY", "test-key");
     snprintf(u, sizeof(u), "%s/appraisal/v2/attest", ita_stub_url(ita));
-    env_set(&m, "ITA_URL", u);
+    vf_env_set(&m, "ITA_URL", u);
     snprintf(u, sizeof(u), "%s/certs", ita_stub_url(ita));
-    env_set(&m, "ITA_JWKS_URL", u);
-    env_set(&m, "ITA_ISSUER", "https://ita.test");
+    vf_env_set(&m, "ITA_JWKS_URL", u);
+    vf_env_set(&m, "ITA_ISSUER", "https://ita.test");
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
     /* A valid token under each allowed algorithm. */
@@ -825,7 +741,7 @@ test_ita(void **state)
     }
     vf_stop(&v);
     /* A wrong API key: ITA refuses the appraisal (401). */
-    env_set(&m, "ITA_API_KEY", "other-key");
+    vf_env_set(&m, "ITA_API_KEY", "other-key");
     vf_start(&v, &m);
     ita_stub_set(ita, ITA_STUB_RS256, ITA_STUB_OK);
     assert_int_equal(verify(&v, body, &r), 200);
@@ -835,11 +751,11 @@ test_ita(void **state)
     json_decref(r);
     vf_stop(&v);
     /* The ITA host is subject to the host allowlist like any target. */
-    env_set(&m, "ITA_API_KEY", "test-key");
-    env_set(&m, "VERIFIER_ALLOWED_HOSTS", "127.0.0.1");
+    vf_env_set(&m, "ITA_API_KEY", "test-key");
+    vf_env_set(&m, "VERIFIER_ALLOWED_HOSTS", "127.0.0.1");
     snprintf(u, sizeof(u), "http://localhost:%s/appraisal/v2/attest",
              strrchr(ita_stub_url(ita), ':') + 1);
-    env_set(&m, "ITA_URL", u);
+    vf_env_set(&m, "ITA_URL", u);
     vf_start(&v, &m);
     assert_int_equal(verify(&v, body, &r), 200);
     want_check(r, "ita", "fail");
@@ -906,7 +822,7 @@ release_setup(void)
     uint8_t rtmr[4][48], d[48];
     char why[256], sbom[400], bin[400], priv[400], payload[64], *out = NULL, body[256];
     const char *bins[1] = {bin}, *compose;
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     EVP_PKEY *k;
     FILE *f;
@@ -1034,7 +950,7 @@ release_profile(const json_t *r)
 static void
 test_release_checks(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r, *matched;
     char path[700];
@@ -1043,8 +959,8 @@ test_release_checks(void **state)
     (void)state;
     release_setup();
     base_env(&m);
-    env_set(&m, "VERIFIER_RELEASE_DIR", rel_root);
-    env_set(&m, "VERIFIER_RELEASE_KEY", rel_pub);
+    vf_env_set(&m, "VERIFIER_RELEASE_DIR", rel_root);
+    vf_env_set(&m, "VERIFIER_RELEASE_KEY", rel_pub);
     vf_start(&v, &m);
     node_mode = NODE_OK;
     /* The locked-read-only node against its release and profile: all pass, signatures verified. */
@@ -1105,7 +1021,7 @@ test_release_checks(void **state)
     vf_stop(&v);
 
     /* No trust material: the documents are checked, the signatures reported unverified. */
-    env_set(&m, "VERIFIER_RELEASE_KEY", "");
+    vf_env_set(&m, "VERIFIER_RELEASE_KEY", "");
     vf_start(&v, &m);
     r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, "locked-read-only");
     expect_verdict(r, "fail");
@@ -1125,8 +1041,8 @@ test_release_checks(void **state)
     fputs(" ", f);
     fclose(f);
     snprintf(path, sizeof(path), "%s-tampered", rel_root);
-    env_set(&m, "VERIFIER_RELEASE_DIR", path);
-    env_set(&m, "VERIFIER_RELEASE_KEY", rel_pub);
+    vf_env_set(&m, "VERIFIER_RELEASE_DIR", path);
+    vf_env_set(&m, "VERIFIER_RELEASE_KEY", rel_pub);
     vf_start(&v, &m);
     r = verify_rel(&v, "nodeUrl", node_url, "mero-tee-v" REL_VERSION, "locked-read-only");
     expect_verdict(r, "fail");
@@ -1156,7 +1072,7 @@ test_release_checks(void **state)
 
 /* Run the mero-verifier program with m as its whole environment; stderr to log. */
 static pid_t
-spawn_verifier(const struct env_map *m, const char *log)
+spawn_verifier(const struct vf_env *m, const char *log)
 {
     char entries[32][600], *envp[33];
     size_t i;
@@ -1181,7 +1097,7 @@ spawn_verifier(const struct env_map *m, const char *log)
 static void
 test_program(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char listen[48], log[300], body[256], *resp = NULL, text[2048];
@@ -1195,7 +1111,7 @@ test_program(void **state)
     assert_int_equal(mt_pcs_unused_port(&port), MT_OK);
     base_env(&m);
     snprintf(listen, sizeof(listen), "127.0.0.1:%u", (unsigned)port);
-    env_set(&m, "VERIFIER_LISTEN", listen);
+    vf_env_set(&m, "VERIFIER_LISTEN", listen);
     snprintf(log, sizeof(log), "%s/verifier.log", kf.node.dir);
     pid = spawn_verifier(&m, log);
     memset(&v, 0, sizeof(v));
@@ -1228,7 +1144,7 @@ test_program(void **state)
     assert_non_null(strstr(text, "warning: VERIFIER_ALLOW_PRIVATE=1"));
 
     /* A fatal configuration: exit 1, the variable named. */
-    env_set(&m, "VERIFIER_RATE_LIMIT", "lots");
+    vf_env_set(&m, "VERIFIER_RATE_LIMIT", "lots");
     pid = spawn_verifier(&m, log);
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));

@@ -7,6 +7,7 @@
  */
 #include "mt_testlib.h"
 #include "kms_fixture.h"
+#include "verifier_harness.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -27,83 +28,6 @@
 
 static struct kms_fixture kf;
 
-struct env_map {
-    size_t n;
-    char name[16][48];
-    char value[16][512];
-};
-
-static const char *
-env_get(const char *name, void *arg)
-{
-    struct env_map *m = arg;
-    size_t i;
-
-    for (i = 0; i < m->n; i++)
-        if (strcmp(m->name[i], name) == 0)
-            return m->value[i];
-    return NULL;
-}
-
-static void
-env_set(struct env_map *m, const char *name, const char *value)
-{
-    size_t i;
-
-    for (i = 0; i < m->n; i++)
-        if (strcmp(m->name[i], name) == 0)
-            break;
-    if (i == m->n)
-        m->n++;
-    snprintf(m->name[i], sizeof(m->name[i]), "%s", name);
-    snprintf(m->value[i], sizeof(m->value[i]), "%s", value);
-}
-
-struct vf {
-    struct mtv_config *cfg;
-    struct mtv_service *svc;
-    struct mtv_http *http;
-    char url[64];
-};
-
-static void
-base_env(struct env_map *m)
-{
-    char v[512];
-
-    memset(m, 0, sizeof(*m));
-    env_set(m, "VERIFIER_LISTEN", "127.0.0.1:0");
-    env_set(m, "PCCS_URLS", mt_pcs_server_url(kf.node.pccs));
-    snprintf(v, sizeof(v), "%s/root.der", kf.node.dir);
-    env_set(m, "VERIFIER_TRUST_ROOT_FILE", v);
-    env_set(m, "VERIFIER_ALLOW_HTTP", "1");
-    env_set(m, "VERIFIER_ALLOW_PRIVATE", "1");
-    env_set(m, "VERIFIER_RATE_LIMIT", "0");
-}
-
-static void
-vf_start(struct vf *v, struct env_map *m)
-{
-    char why[512];
-
-    memset(v, 0, sizeof(*v));
-    if (mtv_config_load(env_get, m, &v->cfg, why, sizeof(why)) != MT_OK)
-        fail_msg("config: %s", why);
-    if (mtv_service_new(v->cfg, &v->svc, why, sizeof(why)) != MT_OK)
-        fail_msg("service: %s", why);
-    if (mtv_http_start(v->svc, &v->http, why, sizeof(why)) != MT_OK)
-        fail_msg("http: %s", why);
-    snprintf(v->url, sizeof(v->url), "http://127.0.0.1:%u", (unsigned)mtv_http_port(v->http));
-}
-
-static void
-vf_stop(struct vf *v)
-{
-    mtv_http_stop(v->http);
-    mtv_service_free(v->svc);
-    mtv_config_free(v->cfg);
-}
-
 /* POST body to /api/verify: status 200, the answer (json_decref). */
 static json_t *
 verify(const struct vf *v, const char *body)
@@ -123,20 +47,6 @@ verify(const struct vf *v, const char *body)
     return r;
 }
 
-static const json_t *
-find_check(const json_t *r, const char *id)
-{
-    size_t i;
-    json_t *c;
-
-    json_array_foreach(json_object_get(r, "checks"), i, c)
-    {
-        if (strcmp(json_string_value(json_object_get(c, "id")), id) == 0)
-            return c;
-    }
-    return NULL;
-}
-
 static void
 print_checks(const json_t *r)
 {
@@ -150,7 +60,7 @@ print_checks(const json_t *r)
 static void
 want_check(const json_t *r, const char *id, const char *status, const char *detail)
 {
-    const json_t *c = find_check(r, id);
+    const json_t *c = vf_find_check(r, id);
     const char *s = json_string_value(json_object_get(c, "status"));
     const char *d = json_string_value(json_object_get(c, "detail"));
 
@@ -252,14 +162,14 @@ static void
 test_eventlog_gap(void **state)
 {
     static const char forged[] = "1111111111111111111111111111111111111111111111111111111111111111";
-    struct env_map m;
+    struct vf_env m;
     struct genuine g;
     struct vf v;
     json_t *r, *log, *e;
     size_t i;
 
     (void)state;
-    base_env(&m);
+    vf_base_env(&m, &kf);
     vf_start(&v, &m);
     genuine_get(&g);
 
@@ -318,7 +228,7 @@ test_eventlog_gap(void **state)
     want_check(r, "compose_hash", "pass", NULL);
     assert_string_equal(
         json_string_value(json_object_get(
-            json_object_get(json_object_get(find_check(r, "event_log"), "evidence"), "rtmrs"),
+            json_object_get(json_object_get(vf_find_check(r, "event_log"), "evidence"), "rtmrs"),
             "rtmr0")),
         "not covered");
     assert_false(shown(r, "gap0"));
@@ -337,7 +247,7 @@ test_wrong_root_skips_claims(void **state)
     static const char *const skipped[] = {"nonce",   "event_log",      "compose_hash",
                                           "app_id",  "release",        "measurements",
                                           "profile", "compose_policy", "tcb"};
-    struct env_map m;
+    struct vf_env m;
     struct vf v;
     json_t *r;
     char body[256], why[256], dir[PATH_MAX], path[PATH_MAX + 16];
@@ -346,9 +256,9 @@ test_wrong_root_skips_claims(void **state)
     (void)state;
     assert_int_equal(mt_test_mkdtemp(dir, sizeof(dir), "vf-review-root"), 0);
     assert_int_equal(mt_sim_pki_init(dir, 0, why, sizeof(why)), MT_OK);
-    base_env(&m);
+    vf_base_env(&m, &kf);
     snprintf(path, sizeof(path), "%s/root.der", dir);
-    env_set(&m, "VERIFIER_TRUST_ROOT_FILE", path);
+    vf_env_set(&m, "VERIFIER_TRUST_ROOT_FILE", path);
     vf_start(&v, &m);
     snprintf(body, sizeof(body), "{\"kmsUrl\":\"%s\"}", kf.url);
     r = verify(&v, body);
@@ -370,7 +280,7 @@ static size_t
 incomplete_reasons(const json_t *r, const char *needle)
 {
     const json_t *a =
-        json_object_get(json_object_get(find_check(r, "quote"), "evidence"), "incomplete");
+        json_object_get(json_object_get(vf_find_check(r, "quote"), "evidence"), "incomplete");
     size_t i, hit = 0;
     json_t *s;
 
@@ -386,14 +296,14 @@ incomplete_reasons(const json_t *r, const char *needle)
 static void
 test_incomplete_verdict(void **state)
 {
-    struct env_map m;
+    struct vf_env m;
     struct genuine g;
     struct vf v;
     json_t *r;
     char body[256];
 
     (void)state;
-    base_env(&m);
+    vf_base_env(&m, &kf);
     vf_start(&v, &m);
     genuine_get(&g);
 
