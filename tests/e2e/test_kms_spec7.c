@@ -12,7 +12,6 @@
 #include "kms_fixture.h"
 #include "redis_fixture.h"
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -649,6 +648,42 @@ test_item_13_non_ed25519_keys(void **state)
 }
 
 /*
+ * Sign bytes that differ from every accepted payload (variant 0: insertion
+ * order with a space after each colon; 1: quoteHashHex first) over a fresh
+ * challenge and quote: /get-key answers 401 invalid_signature.
+ */
+static void
+expect_payload_refused(struct kms_fixture *f, const struct node_identity *id, int variant)
+{
+    uint8_t nonce[32], qhash[32], *quote = NULL;
+    unsigned int hl = 32;
+    size_t qlen;
+    char cid[33], nonce_hex[65], qhash_hex[65], text[512];
+    json_t *body, *r = NULL;
+
+    new_challenge(f, id, cid, nonce);
+    node_quote(f->node.socket, id->peer, nonce, &quote, &qlen);
+    assert_int_equal(EVP_Digest(quote, qlen, qhash, &hl, EVP_sha256(), NULL), 1);
+    mt_hex_encode(nonce, 32, nonce_hex);
+    mt_hex_encode(qhash, 32, qhash_hex);
+    if (variant == 0)
+        snprintf(text, sizeof(text),
+                 "{\"challengeId\": \"%s\",\"challengeNonceHex\": \"%s\",\"quoteHashHex\": "
+                 "\"%s\",\"peerId\": \"%s\"}",
+                 cid, nonce_hex, qhash_hex, id->peer);
+    else
+        snprintf(text, sizeof(text),
+                 "{\"quoteHashHex\":\"%s\",\"challengeId\":\"%s\",\"challengeNonceHex\":\"%s\","
+                 "\"peerId\":\"%s\"}",
+                 qhash_hex, cid, nonce_hex, id->peer);
+    body = body_signing(id, cid, quote, qlen, text, strlen(text));
+    kms_expect_error_exact(kms_post_body(f, "/get-key", body, &r), &r, 401, "invalid_signature",
+                           "signature verification failed");
+    json_decref(body);
+    mt_free(quote);
+}
+
+/*
  * §7 item 15: signatures over the alphabetical-key payload are accepted (as
  * decided in §1.9); any other bytes (whitespace, another order) are not.
  */
@@ -660,7 +695,7 @@ test_item_15_payload_variants(void **state)
     uint8_t nonce[32], qhash[32], *quote = NULL;
     unsigned int hl = 32;
     size_t qlen, plen;
-    char cid[33], nonce_hex[65], qhash_hex[65], *payload = NULL, spaced[512];
+    char cid[33], *payload = NULL;
     json_t *body, *r = NULL;
 
     (void)state;
@@ -679,35 +714,9 @@ test_item_15_payload_variants(void **state)
     mt_free(payload);
     mt_free(quote);
     /* insertion order with a space after each colon: 401 */
-    new_challenge(&f, &id, cid, nonce);
-    node_quote(f.node.socket, id.peer, nonce, &quote, &qlen);
-    assert_int_equal(EVP_Digest(quote, qlen, qhash, &hl, EVP_sha256(), NULL), 1);
-    mt_hex_encode(nonce, 32, nonce_hex);
-    mt_hex_encode(qhash, 32, qhash_hex);
-    snprintf(spaced, sizeof(spaced),
-             "{\"challengeId\": \"%s\",\"challengeNonceHex\": \"%s\",\"quoteHashHex\": "
-             "\"%s\",\"peerId\": \"%s\"}",
-             cid, nonce_hex, qhash_hex, id.peer);
-    body = body_signing(&id, cid, quote, qlen, spaced, strlen(spaced));
-    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
-                           "signature verification failed");
-    json_decref(body);
+    expect_payload_refused(&f, &id, 0);
     /* a third order (quoteHashHex first): 401 */
-    new_challenge(&f, &id, cid, nonce);
-    mt_free(quote);
-    node_quote(f.node.socket, id.peer, nonce, &quote, &qlen);
-    assert_int_equal(EVP_Digest(quote, qlen, qhash, &hl, EVP_sha256(), NULL), 1);
-    mt_hex_encode(nonce, 32, nonce_hex);
-    mt_hex_encode(qhash, 32, qhash_hex);
-    snprintf(spaced, sizeof(spaced),
-             "{\"quoteHashHex\":\"%s\",\"challengeId\":\"%s\",\"challengeNonceHex\":\"%s\","
-             "\"peerId\":\"%s\"}",
-             qhash_hex, cid, nonce_hex, id.peer);
-    body = body_signing(&id, cid, quote, qlen, spaced, strlen(spaced));
-    kms_expect_error_exact(kms_post_body(&f, "/get-key", body, &r), &r, 401, "invalid_signature",
-                           "signature verification failed");
-    json_decref(body);
-    mt_free(quote);
+    expect_payload_refused(&f, &id, 1);
     node_identity_free(&id);
     kms_fixture_stop(&f);
 }
@@ -1268,25 +1277,6 @@ test_item_34_profile_event(void **state)
     kms_fixture_stop(&f);
 }
 
-/* §7 item 35 racers. */
-struct racer {
-    const struct kms_fixture *f;
-    const char *body;
-    long status;
-};
-
-static void *
-race(void *arg)
-{
-    struct racer *rc = arg;
-    char *resp = NULL;
-
-    rc->status = kms_request(rc->f, "POST", "/get-key", "application/json", rc->body,
-                             strlen(rc->body), &resp);
-    mt_free(resp);
-    return NULL;
-}
-
 /*
  * §7 item 35 with the KMS on Redis: the record's JSON and its index entry
  * as §1.13; a wrong peer's attempt leaves the challenge (item 12, §8
@@ -1300,8 +1290,6 @@ test_item_35_redis_layout_and_race(void **state)
     struct redis_fixture redis;
     struct kms_fixture f;
     struct node_identity id, thief;
-    struct racer rc[RACERS];
-    pthread_t t[RACERS];
     char url[256], cid[33], *text;
     uint8_t *nonce = NULL;
     size_t n, i;
@@ -1359,16 +1347,7 @@ test_item_35_redis_layout_and_race(void **state)
     node_identity_free(&thief);
     /* the race */
     text = json_dumps(body, JSON_COMPACT);
-    for (i = 0; i < RACERS; i++) {
-        rc[i].f = &f;
-        rc[i].body = text;
-        assert_int_equal(pthread_create(&t[i], NULL, race, &rc[i]), 0);
-    }
-    for (i = 0; i < RACERS; i++) {
-        pthread_join(t[i], NULL);
-        ok += rc[i].status == 200;
-        refused += rc[i].status == 401;
-    }
+    kms_race_get_key(&f, text, RACERS, &ok, &refused);
     assert_int_equal(ok, 1);
     assert_int_equal(refused, RACERS - 1);
     rep = redisCommand(c, "EXISTS mero-kms-phala:challenge:%s", cid);

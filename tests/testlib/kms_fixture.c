@@ -1,6 +1,7 @@
 #include "mt_testlib.h"
 #include "kms_fixture.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,4 +452,43 @@ kms_expect_error_exact(long status, json_t **rp, long want_status, const char *t
                        const char *details)
 {
     expect_error_mode(status, rp, want_status, tag, details, 1);
+}
+
+struct racer {
+    const struct kms_fixture *f;
+    const char *body;
+    long status;
+};
+
+static void *
+race(void *arg)
+{
+    struct racer *rc = arg;
+    char *resp = NULL;
+
+    rc->status = kms_request(rc->f, "POST", "/get-key", "application/json", rc->body,
+                             strlen(rc->body), &resp);
+    mt_free(resp);
+    return NULL;
+}
+
+void
+kms_race_get_key(const struct kms_fixture *f, const char *body, int n, int *ok, int *refused)
+{
+    struct racer rc[128];
+    pthread_t t[128];
+    int i;
+
+    assert_true(n > 0 && n <= 128);
+    *ok = *refused = 0;
+    for (i = 0; i < n; i++) {
+        rc[i].f = f;
+        rc[i].body = body;
+        assert_int_equal(pthread_create(&t[i], NULL, race, &rc[i]), 0);
+    }
+    for (i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+        *ok += rc[i].status == 200;
+        *refused += rc[i].status == 401;
+    }
 }

@@ -47,6 +47,11 @@ void kms_fixture_stop(struct kms_fixture *f);
 /* HTTP to the KMS: returns the status; *resp (mt_free) gets the body. */
 long kms_request(const struct kms_fixture *f, const char *method, const char *path,
                  const char *content_type, const char *body, size_t body_len, char **resp);
+/*
+ * The same /get-key body from n threads at once (n <= 128): *ok counts the
+ * 200s, *refused the 401s.  For the replay races: one challenge, one key.
+ */
+void kms_race_get_key(const struct kms_fixture *f, const char *body, int n, int *ok, int *refused);
 long kms_post_json(const struct kms_fixture *f, const char *path, const char *body, json_t **out);
 /* POST body (serialised compactly) as JSON; like kms_post_json. */
 long kms_post_body(const struct kms_fixture *f, const char *path, const json_t *body, json_t **out);
