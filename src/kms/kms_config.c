@@ -1068,6 +1068,10 @@ mt_kms_config_load(mt_env_get_fn get, void *arg, struct mt_kms_config **out, cha
     /* Unset: 0, the machine's default (main.c); set: 1..63. */
     MT_GUARD_GOTO(get_uint(&x, "HTTP_WORKERS", 0, 1, MT_KMS_MAX_WORKERS, &v), e, out);
     c->http_workers = (unsigned)v;
+    MT_GUARD_GOTO(get_uint(&x, "AUDIT_SYNC_INTERVAL_US", MT_KMS_DEFAULT_AUDIT_SYNC_INTERVAL_US, 0,
+                           MT_KMS_MAX_AUDIT_SYNC_INTERVAL_US, &v),
+                  e, out);
+    c->audit_sync_interval_us = (uint32_t)v;
     MT_GUARD_GOTO(get_bool(&x, "ACCEPT_MOCK_ATTESTATION", 0, &c->accept_mock), e, out);
     MT_GUARD_GOTO(get_redis(&x), e, out);
     MT_GUARD_GOTO(get_profile(&x), e, out);

@@ -30,7 +30,8 @@
  *   CHALLENGE_TTL_SECS          [60] 1..86400
  *   MAX_PENDING_CHALLENGES      [10000] 1..MT_KMS_MAX_PENDING_LIMIT
  *   MAX_PENDING_CHALLENGES_PER_PEER (new) [16] 1..MT_KMS_MAX_PENDING_LIMIT
- *   HTTP_WORKERS (new)          [8 per online CPU, at most 63] 1..63
+ *   HTTP_WORKERS (new)          [2 per online CPU, at most 63] 1..63
+ *   AUDIT_SYNC_INTERVAL_US (new) [3000] 0..100000
  *   ACCEPT_MOCK_ATTESTATION     [false] bool
  *   REDIS_URL                   [unset] see mt_kms_redis_url_parse
  *   MERO_KMS_PROFILE, KMS_POLICY_PROFILE, KMS_PROFILE_PIN_FILE (new,
@@ -63,8 +64,11 @@
 #define MT_KMS_DEFAULT_MAX_PENDING 10000u
 #define MT_KMS_DEFAULT_MAX_PENDING_PER_PEER 16u
 /* HTTP worker threads: 0 = MT_KMS_WORKERS_PER_CPU per online CPU, capped at MT_KMS_MAX_WORKERS. */
-#define MT_KMS_WORKERS_PER_CPU 8u
+#define MT_KMS_WORKERS_PER_CPU 2u
 #define MT_KMS_MAX_WORKERS 63u
+/* Least time between two audit fsyncs (mt_audit_set_sync_interval), microseconds. */
+#define MT_KMS_DEFAULT_AUDIT_SYNC_INTERVAL_US 3000u
+#define MT_KMS_MAX_AUDIT_SYNC_INTERVAL_US 100000u
 /* Upper bound of both pending limits: each entry costs ~200 bytes in memory. */
 #define MT_KMS_MAX_PENDING_LIMIT 10000000u
 #define MT_KMS_DEFAULT_PROFILE MT_PROFILE_LOCKED_RO
@@ -98,6 +102,7 @@ struct mt_kms_config {
     size_t max_pending;
     size_t max_pending_per_peer;
     unsigned http_workers; /* 0: the default for this machine (main.c) */
+    uint32_t audit_sync_interval_us;
     int accept_mock;
     char *redis_url; /* NULL = in-memory store; validated by mt_kms_redis_url_parse */
     char profile[32];

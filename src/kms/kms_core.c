@@ -120,6 +120,7 @@ open_stores(struct mt_kms *k, char *why, size_t why_len)
             snprintf(why, why_len, "AUDIT_LOG_PATH %s: %s", k->cfg->audit_log, reason);
             return e;
         }
+        mt_audit_set_sync_interval(k->audit, k->cfg->audit_sync_interval_us);
     }
     return MT_OK;
 }

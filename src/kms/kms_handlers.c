@@ -185,10 +185,9 @@ dispatch(struct mt_kms *k, const struct mt_kms_request *rq, struct mt_kms_respon
 }
 
 mt_err
-mt_kms_handle(struct mt_kms *k, const struct mt_kms_request *rq, struct mt_kms_response *rs)
+mt_kms_handle_start(struct mt_kms *k, const struct mt_kms_request *rq, struct mt_kms_response *rs)
 {
     uint64_t t0 = mt_monotonic_us(), id;
-    unsigned cls;
     mt_err e;
 
     memset(rs, 0, sizeof(*rs));
@@ -199,9 +198,55 @@ mt_kms_handle(struct mt_kms *k, const struct mt_kms_request *rq, struct mt_kms_r
         return e;
     }
     add_cors(k, rq, rs);
+    rs->t0 = t0;
+    return MT_OK;
+}
+
+mt_err
+mt_kms_handle_finish(struct mt_kms *k, struct mt_kms_response *rs, mt_err durable)
+{
+    struct mt_kms_response failed;
+    unsigned cls;
+    size_t i;
+
+    if (durable != MT_OK) {
+        mt_kms_log("error", "audit log fsync failed: the decision may not be recorded", NULL);
+        if (rs->secret) {
+            /* Not recorded, not released: the reply becomes 503 audit_unavailable. */
+            memset(&failed, 0, sizeof(failed));
+            if (mt_kms_reply_error(&failed, MT_ERR_AUDIT_UNAVAILABLE, "audit log fsync failed") !=
+                MT_OK) {
+                mt_kms_response_free(rs);
+                return MT_ERR_NOMEM;
+            }
+            failed.route = rs->route;
+            failed.t0 = rs->t0;
+            failed.num_headers = rs->num_headers;
+            for (i = 0; i < rs->num_headers; i++) {
+                failed.header_name[i] = rs->header_name[i];
+                memcpy(failed.header_value[i], rs->header_value[i], sizeof(failed.header_value[i]));
+            }
+            mt_kms_response_free(rs);
+            *rs = failed;
+        }
+    } else if (rs->secret) {
+        atomic_fetch_add(&k->metrics.keys_released, 1);
+    }
+    rs->audit_upto = 0;
     cls = rs->status >= 500 ? MT_KMS_STATUS_5XX
                             : (rs->status >= 400 ? MT_KMS_STATUS_4XX : MT_KMS_STATUS_2XX);
     atomic_fetch_add(&k->metrics.requests[rs->route][cls], 1);
-    atomic_fetch_add(&k->metrics.latency_us_sum[rs->route], mt_monotonic_us() - t0);
+    atomic_fetch_add(&k->metrics.latency_us_sum[rs->route], mt_monotonic_us() - rs->t0);
     return MT_OK;
+}
+
+mt_err
+mt_kms_handle(struct mt_kms *k, const struct mt_kms_request *rq, struct mt_kms_response *rs)
+{
+    mt_err durable = MT_OK;
+
+    MT_GUARD(mt_kms_handle_start(k, rq, rs));
+    if (rs->audit_upto != 0)
+        durable = mt_audit_wait(k->audit, rs->audit_upto);
+    return mt_kms_handle_finish(k, rs, durable);
 }

@@ -35,10 +35,21 @@ struct mt_kms_http {
     uint16_t port;
 };
 
-/* Per-request state across MHD's calls. */
+/*
+ * Per-request state across MHD's calls.  A /get-key answer waits for its
+ * audit line's fsync without holding the worker: the connection is
+ * suspended with the answer in `pending`, the audit log's syncer calls
+ * on_durable, which records the outcome and resumes the connection, and
+ * MHD calls on_request again to send it.
+ */
 struct conn {
     struct mt_buf body;
     int too_large;
+    int waiting;    /* suspended until pending's audit line settles */
+    mt_err durable; /* its outcome, set by on_durable before the resume */
+    struct mt_kms_response pending;
+    struct mt_audit_waiter waiter;
+    struct MHD_Connection *c;
     uint64_t t0;
 };
 
@@ -101,6 +112,50 @@ log_request(const char *method, const char *url, unsigned status, uint64_t us)
     json_decref(f);
 }
 
+/* The audit log's syncer thread: the line settled; hand the outcome to the worker. */
+static void
+on_durable(void *arg, mt_err e)
+{
+    struct conn *cn = arg;
+
+    cn->durable = e;
+    /* MHD's resume takes a lock the worker also takes: cn->durable is visible to it. */
+    MHD_resume_connection(cn->c);
+}
+
+/* Send rs once its audit line has settled (durable), with the request's log line. */
+static enum MHD_Result
+finish(struct mt_kms_http *h, struct MHD_Connection *c, struct conn *cn, const char *method,
+       const char *url, struct mt_kms_response *rs, mt_err durable)
+{
+    if (mt_kms_handle_finish(h->k, rs, durable) != MT_OK)
+        return MHD_NO;
+    log_request(method, url, rs->status, mt_monotonic_us() - cn->t0);
+    return send_response(c, rs);
+}
+
+/*
+ * Park the answer until its audit line is durable.  Suspend first: MHD
+ * forbids resuming a connection that is not suspended, and the syncer may
+ * call on_durable before mt_audit_notify returns.  After mt_audit_quiesce
+ * (shutdown) the worker waits itself and resumes at once.
+ */
+static enum MHD_Result
+park(struct mt_kms_http *h, struct MHD_Connection *c, struct conn *cn, struct mt_kms_response *rs)
+{
+    uint64_t upto = rs->audit_upto;
+
+    cn->pending = *rs;
+    cn->waiting = 1;
+    cn->c = c;
+    MHD_suspend_connection(c);
+    if (!mt_audit_notify(h->k->audit, &cn->waiter, upto, on_durable, cn)) {
+        cn->durable = mt_audit_wait(h->k->audit, upto);
+        MHD_resume_connection(c);
+    }
+    return MHD_YES;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
            const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
@@ -110,6 +165,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     struct mt_kms_request rq;
     struct mt_kms_response rs;
     const char *cl;
+    int settled;
 
     (void)version;
     if (cn == NULL) {
@@ -126,6 +182,13 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
         else if (cl != NULL && strtoul(cl, NULL, 10) > MT_KMS_MAX_BODY)
             cn->too_large = 1;
         return MHD_YES;
+    }
+    if (cn->waiting) {
+        /* Resumed: the audit line settled. */
+        cn->waiting = 0;
+        rs = cn->pending;
+        memset(&cn->pending, 0, sizeof(cn->pending));
+        return finish(h, c, cn, method, url, &rs, cn->durable);
     }
     if (*upload_size > 0) {
         if (!cn->too_large && mt_buf_append(&cn->body, upload_data, *upload_size) != MT_OK) {
@@ -145,10 +208,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
     rq.body = cn->body.p == NULL ? (const uint8_t *)"" : cn->body.p;
     rq.body_len = cn->body.len;
     rq.body_too_large = cn->too_large;
-    if (mt_kms_handle(h->k, &rq, &rs) != MT_OK)
+    if (mt_kms_handle_start(h->k, &rq, &rs) != MT_OK)
         return MHD_NO;
-    log_request(method, url, rs.status, mt_monotonic_us() - cn->t0);
-    return send_response(c, &rs);
+    if (rs.audit_upto == 0)
+        return finish(h, c, cn, method, url, &rs, MT_OK);
+    settled = mt_audit_durable(h->k->audit, rs.audit_upto);
+    if (settled != 0) /* already durable (or never will be): no need to park */
+        return finish(h, c, cn, method, url, &rs, settled > 0 ? MT_OK : MT_ERR_IO);
+    return park(h, c, cn, &rs);
 }
 
 static void
@@ -162,6 +229,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     if (cn == NULL)
         return;
+    /* An answer never sent (the client went away): it may hold a key. */
+    mt_kms_response_free(&cn->pending);
     /* Request bodies carry signatures and quotes: not secrets, but no reason to linger. */
     if (cn->body.p != NULL)
         OPENSSL_cleanse(cn->body.p, cn->body.len);
@@ -177,6 +246,13 @@ mt_kms_http_stop(struct mt_kms_http *h)
 
     if (h == NULL)
         return;
+    /*
+     * MHD must not stop with suspended connections: once the audit log has
+     * run every registered callback (each resumes its connection) and
+     * refuses new ones (workers then wait for the fsync themselves), none
+     * is left suspended.
+     */
+    mt_audit_quiesce(h->k->audit);
     /* Each daemon finishes its requests and closes its listening socket (MHD owns it). */
     for (i = 0; i < h->num_daemons; i++)
         if (h->daemon[i] != NULL)
@@ -341,7 +417,7 @@ mt_kms_http_start(struct mt_kms *k, unsigned threads, struct mt_kms_http **out, 
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
     const union MHD_DaemonInfo *info;
     struct mt_kms_http *h;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     unsigned workers = threads == 0 ? 2u : threads;
     int no_reuseport = 0;
     mt_err e = MT_OK;

@@ -47,13 +47,16 @@ struct get_key {
 };
 
 /*
- * Append the decision to the audit log (fsync'd).  A grant is recorded before
- * the key leaves (release_key): MT_ERR_AUDIT_UNAVAILABLE then stops it.
+ * Append the decision to the audit log.  The answer waits for the line's
+ * fsync (rs->audit_upto, mt_kms_handle_finish), so a key never leaves before
+ * its grant is durable; a line that cannot even be written stops a grant
+ * here (MT_ERR_AUDIT_UNAVAILABLE).
  */
 static mt_err
-audit(struct get_key *g, mt_err e, unsigned status)
+audit(struct get_key *g, mt_err e, unsigned status, struct mt_kms_response *rs)
 {
     json_t *rec, *m;
+    uint64_t upto = 0;
     char t[21];
     mt_err r;
     int i;
@@ -88,8 +91,10 @@ audit(struct get_key *g, mt_err e, unsigned status)
         json_object_set_new(rec, "quoteSha256", json_null());
     if (g->mock)
         json_object_set_new(rec, "mock", json_true());
-    r = mt_audit_append(g->k->audit, rec);
-    if (r != MT_OK) {
+    r = mt_audit_write(g->k->audit, rec, &upto);
+    if (r == MT_OK) {
+        rs->audit_upto = upto;
+    } else {
         mt_kms_log("error", "audit log append failed", rec);
         r = MT_ERR_AUDIT_UNAVAILABLE;
     }
@@ -104,7 +109,7 @@ deny(struct get_key *g, struct mt_kms_response *rs, mt_err e, const char *detail
     mt_err r = mt_kms_reply_error(rs, e, details);
 
     atomic_fetch_add(&g->k->metrics.key_denials, 1);
-    (void)audit(g, e, (unsigned)mt_err_http_status(e)); /* a failure is logged by audit() */
+    (void)audit(g, e, (unsigned)mt_err_http_status(e), rs); /* a failure is logged by audit() */
     return r;
 }
 
@@ -296,7 +301,7 @@ release_key(struct get_key *g, struct mt_kms_response *rs)
     if (e != MT_OK)
         return deny(g, rs, MT_ERR_KEY_DERIVATION, g->detail);
     /* Recorded before it is released: no key leaves without its audit line. */
-    if (audit(g, MT_OK, 200) != MT_OK) {
+    if (audit(g, MT_OK, 200, rs) != MT_OK) {
         mt_secret_free(&key);
         return deny(g, rs, MT_ERR_AUDIT_UNAVAILABLE, "audit log append failed");
     }
@@ -317,9 +322,7 @@ release_key(struct get_key *g, struct mt_kms_response *rs)
         e = mt_kms_reply_json(rs, 200, o);
     }
     json_decref(o);
-    MT_GUARD(e);
-    atomic_fetch_add(&k->metrics.keys_released, 1);
-    return MT_OK;
+    return e; /* counted as released once the line is durable (mt_kms_handle_finish) */
 }
 
 mt_err

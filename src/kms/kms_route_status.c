@@ -76,7 +76,10 @@ mt_kms_route_health(struct mt_kms *k, struct mt_kms_response *rs)
     return e;
 }
 
-/* GET /ready: 200 when policy, store, collateral source and dstack are usable; else 503. */
+/*
+ * GET /ready: 200 when policy, store, collateral source, dstack and the audit log are usable;
+ * else 503.
+ */
 mt_err
 mt_kms_route_ready(struct mt_kms *k, struct mt_kms_response *rs)
 {
@@ -98,6 +101,9 @@ mt_kms_route_ready(struct mt_kms *k, struct mt_kms_response *rs)
         json_array_append_new(reasons, json_string("collateral source unavailable"));
     if (!dstack_reachable(k))
         json_array_append_new(reasons, json_string("dstack guest agent unreachable"));
+    if (k->audit != NULL && mt_audit_failed(k->audit))
+        json_array_append_new(reasons,
+                              json_string("audit log failed (I/O error): restart to reopen it"));
     ready = json_array_size(reasons) == 0;
     o = json_pack("{s:b,s:o}", "ready", ready, "reasons", reasons);
     MT_ENSURE(o != NULL, MT_ERR_NOMEM);

@@ -65,9 +65,10 @@ main(void)
         goto out;
     }
     /*
-     * Several single-threaded daemons per CPU: a daemon waiting for the
-     * audit log's fsync serves none of its connections meanwhile, and the
-     * others' appends join that fsync (group commit, audit.c).
+     * Two single-threaded daemons per CPU: a worker never waits for the audit
+     * log's fsync (the connection is suspended meanwhile, kms_http.c), but it
+     * does wait for Redis and for dstack, and a second daemon keeps the CPU
+     * busy then.
      */
     workers = k->cfg->http_workers;
     if (workers == 0) {

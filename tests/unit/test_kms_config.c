@@ -528,6 +528,26 @@ test_numbers(void **state)
         expect_fatal("HTTP_WORKERS");
     }
     set("HTTP_WORKERS", NULL);
+
+    /* AUDIT_SYNC_INTERVAL_US: 3000 unset; 0 (no pacing) .. 100000. */
+    c = expect_load();
+    assert_int_equal(c->audit_sync_interval_us, 3000);
+    mt_kms_config_free(c);
+    set("AUDIT_SYNC_INTERVAL_US", "0");
+    c = expect_load();
+    assert_int_equal(c->audit_sync_interval_us, 0);
+    mt_kms_config_free(c);
+    set("AUDIT_SYNC_INTERVAL_US", "100000");
+    c = expect_load();
+    assert_int_equal(c->audit_sync_interval_us, 100000);
+    mt_kms_config_free(c);
+    for (i = 0; i < 4; i++) {
+        static const char *const bad_interval[] = {"-1", "100001", "", "2ms"};
+
+        set("AUDIT_SYNC_INTERVAL_US", bad_interval[i]);
+        expect_fatal("AUDIT_SYNC_INTERVAL_US");
+    }
+    set("AUDIT_SYNC_INTERVAL_US", NULL);
 }
 
 static void

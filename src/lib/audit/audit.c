@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -15,243 +16,71 @@
 #include "util/mt_alloc.h"
 #include "util/mt_hex.h"
 
-/* Bytes read per read(2) while verifying. */
-#define AUDIT_READ_CHUNK (64u * 1024u)
+/*
+ * Appending to the audit log (audit.h).  Durability is group commit by one
+ * syncer thread per log: writers append their line with write(2) under the
+ * lock and then either wait for an fsync that covers it (mt_audit_wait) or
+ * register a callback (mt_audit_notify), and the syncer runs one fsync for
+ * whatever has been written when it starts, then again while anyone still
+ * waits.  A request thread therefore never blocks on the disk unless it
+ * chooses to, and concurrent decisions share one fsync.
+ */
 
 struct mt_audit {
     pthread_mutex_t mu;
-    pthread_cond_t synced_cv; /* signalled when an fsync ends */
+    pthread_cond_t synced_cv; /* broadcast when an fsync ends (or fails) */
+    pthread_cond_t work_cv;   /* the syncer's: someone waits for bytes not yet synced, or stop */
+    pthread_cond_t idle_cv;   /* broadcast when the syncer has run every callback it took */
+    pthread_t syncer;
     int fd;
-    uint64_t seq;     /* lines in the file */
-    uint8_t last[32]; /* hash of the last line (zeros when empty) */
-    uint64_t size;    /* bytes in the file */
-    uint64_t synced;  /* bytes an fsync has made durable */
-    int syncing;      /* an fsync is running (without the lock) */
-    int failed;       /* an I/O error left the file uncertain: refuse appends */
+    uint64_t seq;                    /* lines in the file */
+    uint8_t last[32];                /* hash of the last line (zeros when empty) */
+    uint64_t size;                   /* bytes in the file */
+    uint64_t synced;                 /* bytes an fsync has made durable */
+    uint64_t wanted;                 /* the most bytes anyone waits for */
+    struct mt_audit_waiter *waiters; /* registered by mt_audit_notify, not yet called */
+    int running_callbacks;           /* the syncer is calling waiters (without the lock) */
+    int refuse_notify;               /* mt_audit_quiesce ran: callers wait instead */
+    int stop;                        /* mt_audit_close: finish and exit */
+    int failed;                      /* an I/O error left the file uncertain: refuse appends */
+    uint32_t interval_us;            /* least time between the starts of two fsyncs */
 };
 
 static const char *const forbidden[] = {MT_AUDIT_FORBIDDEN_KEYS};
 
-static void
-set_why(char *why, size_t why_len, const char *fmt_text)
-{
-    if (why != NULL && why_len > 0)
-        snprintf(why, why_len, "%s", fmt_text);
-}
+static void *syncer_main(void *arg);
 
+/* The lock, the condition variables and the syncer thread; nothing is left on failure. */
 static mt_err
-sha256(const void *p, size_t n, uint8_t out[32])
+start_syncer(struct mt_audit *a)
 {
-    unsigned int len = 32;
+    int inited = 0;
 
-    MT_ENSURE(EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) == 1 && len == 32, MT_ERR_CRYPTO);
+    if (pthread_mutex_init(&a->mu, NULL) != 0)
+        return MT_ERR_INTERNAL;
+    inited++;
+    if (pthread_cond_init(&a->synced_cv, NULL) != 0)
+        goto fail;
+    inited++;
+    if (pthread_cond_init(&a->work_cv, NULL) != 0)
+        goto fail;
+    inited++;
+    if (pthread_cond_init(&a->idle_cv, NULL) != 0)
+        goto fail;
+    inited++;
+    if (pthread_create(&a->syncer, NULL, syncer_main, a) != 0)
+        goto fail;
     return MT_OK;
-}
-
-/* ---- verification ---- */
-
-/* State carried from one line to the next. */
-struct av_state {
-    size_t lines;     /* lines verified so far */
-    uint8_t prev[32]; /* hash of the last verified line */
-    char *why;
-    size_t why_len;
-};
-
-/* Check line[0..n) (n >= 1, line[n-1] == '\n') as line number st->lines + 1. */
-static mt_err
-verify_line(struct av_state *st, const char *line, size_t n)
-{
-    json_error_t jerr;
-    json_t *j = NULL, *seq, *prev;
-    const char *hex;
-    uint8_t want[32];
-    size_t lineno = st->lines + 1;
-    mt_err e;
-
-    if (n > MT_AUDIT_MAX_LINE) {
-        if (st->why != NULL && st->why_len > 0)
-            snprintf(st->why, st->why_len, "line %zu is longer than %u bytes", lineno,
-                     MT_AUDIT_MAX_LINE);
-        return MT_ERR_AUDIT_FORMAT;
-    }
-    if (n == 1) {
-        if (st->why != NULL && st->why_len > 0)
-            snprintf(st->why, st->why_len, "line %zu is empty", lineno);
-        return MT_ERR_AUDIT_FORMAT;
-    }
-    j = json_loadb(line, n - 1, JSON_REJECT_DUPLICATES, &jerr);
-    if (j == NULL || !json_is_object(j)) {
-        if (st->why != NULL && st->why_len > 0) {
-            if (j == NULL)
-                snprintf(st->why, st->why_len, "line %zu is not JSON: %s at column %d", lineno,
-                         jerr.text, jerr.column);
-            else
-                snprintf(st->why, st->why_len, "line %zu is not a JSON object", lineno);
-        }
-        e = MT_ERR_AUDIT_FORMAT;
-        goto out;
-    }
-    seq = json_object_get(j, "seq");
-    prev = json_object_get(j, "prev");
-    hex = json_string_value(prev);
-    if (!json_is_integer(seq) || hex == NULL || json_string_length(prev) != 64 ||
-        mt_hex_decode_exact(hex, 64, want, sizeof(want)) != MT_OK) {
-        if (st->why != NULL && st->why_len > 0)
-            snprintf(st->why, st->why_len,
-                     "line %zu lacks an integer \"seq\" or a 64-digit hex \"prev\"", lineno);
-        e = MT_ERR_AUDIT_FORMAT;
-        goto out;
-    }
-    if (json_integer_value(seq) != (json_int_t)lineno) {
-        if (st->why != NULL && st->why_len > 0)
-            snprintf(st->why, st->why_len,
-                     "line %zu has seq %" JSON_INTEGER_FORMAT
-                     ", expected %zu: a line was removed, inserted or moved here",
-                     lineno, json_integer_value(seq), lineno);
-        e = MT_ERR_AUDIT_CHAIN;
-        goto out;
-    }
-    if (memcmp(want, st->prev, 32) != 0) {
-        if (st->why != NULL && st->why_len > 0) {
-            if (lineno == 1)
-                snprintf(st->why, st->why_len, "line 1 has a prev other than 64 zeros");
-            else
-                snprintf(st->why, st->why_len,
-                         "line %zu's prev is not the hash of line %zu: line %zu was altered, "
-                         "or lines were replaced",
-                         lineno, lineno - 1, lineno - 1);
-        }
-        e = MT_ERR_AUDIT_CHAIN;
-        goto out;
-    }
-    MT_GUARD_GOTO(sha256(line, n, st->prev), e, out);
-    st->lines = lineno;
-    e = MT_OK;
-out:
-    json_decref(j);
-    return e;
-}
-
-mt_err
-mt_audit_verify_fd(int fd, size_t *lines, uint8_t last_hash[32], size_t *bad_line, char *why,
-                   size_t why_len)
-{
-    struct av_state st;
-    struct stat sb;
-    uint8_t *buf = NULL;
-    size_t len = 0, start, i, cap = MT_AUDIT_MAX_LINE + AUDIT_READ_CHUNK;
-    uint64_t total = 0;
-    ssize_t r;
-    mt_err e;
-
-    memset(&st, 0, sizeof(st));
-    st.why = why;
-    st.why_len = why_len;
-    set_why(why, why_len, "");
-    if (lines != NULL)
-        *lines = 0;
-    if (bad_line != NULL)
-        *bad_line = 0;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        set_why(why, why_len, "cannot read the file");
-        return MT_ERR_IO;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        set_why(why, why_len, "is a directory");
-        return MT_ERR_IO;
-    }
-    if (S_ISREG(sb.st_mode) && (uint64_t)sb.st_size > MT_AUDIT_MAX_FILE) {
-        set_why(why, why_len, "the file is larger than the audit log limit");
-        return MT_ERR_TOO_LARGE;
-    }
-    buf = mt_malloc(cap);
-    MT_ENSURE(buf != NULL, MT_ERR_NOMEM);
-    for (;;) {
-        r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            set_why(why, why_len, "read error");
-            e = MT_ERR_IO;
-            goto out;
-        }
-        total += (uint64_t)r;
-        if (total > MT_AUDIT_MAX_FILE) {
-            set_why(why, why_len, "the file is larger than the audit log limit");
-            e = MT_ERR_TOO_LARGE;
-            goto out;
-        }
-        if (r == 0) {
-            if (len > 0) {
-                if (why != NULL && why_len > 0)
-                    snprintf(why, why_len, "line %zu is cut short (no final newline)",
-                             st.lines + 1);
-                e = MT_ERR_AUDIT_FORMAT;
-                goto fail;
-            }
-            break;
-        }
-        len += (size_t)r;
-        /* Every complete line in buf[0..len). */
-        for (start = 0, i = 0; i < len; i++) {
-            if (buf[i] != '\n')
-                continue;
-            MT_GUARD_GOTO(verify_line(&st, (const char *)buf + start, i + 1 - start), e, fail);
-            start = i + 1;
-        }
-        memmove(buf, buf + start, len - start);
-        len -= start;
-        /* A partial line of MT_AUDIT_MAX_LINE bytes can only become a longer one. */
-        if (len >= MT_AUDIT_MAX_LINE) {
-            if (why != NULL && why_len > 0)
-                snprintf(why, why_len, "line %zu is longer than %u bytes", st.lines + 1,
-                         MT_AUDIT_MAX_LINE);
-            e = MT_ERR_AUDIT_FORMAT;
-            goto fail;
-        }
-    }
-    if (lines != NULL)
-        *lines = st.lines;
-    if (last_hash != NULL)
-        memcpy(last_hash, st.prev, 32);
-    e = MT_OK;
-    goto out;
 fail:
-    if (e == MT_ERR_AUDIT_FORMAT || e == MT_ERR_AUDIT_CHAIN) {
-        if (lines != NULL)
-            *lines = st.lines;
-        if (bad_line != NULL)
-            *bad_line = st.lines + 1;
-    }
-out:
-    mt_free(buf);
-    return e;
+    if (inited > 3)
+        pthread_cond_destroy(&a->idle_cv);
+    if (inited > 2)
+        pthread_cond_destroy(&a->work_cv);
+    if (inited > 1)
+        pthread_cond_destroy(&a->synced_cv);
+    pthread_mutex_destroy(&a->mu);
+    return MT_ERR_INTERNAL;
 }
-
-mt_err
-mt_audit_verify_file(const char *path, size_t *lines, size_t *bad_line, char *why, size_t why_len)
-{
-    mt_err e;
-    int fd;
-
-    if (lines != NULL)
-        *lines = 0;
-    if (bad_line != NULL)
-        *bad_line = 0;
-    MT_ENSURE(path != NULL, MT_ERR_ARG);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (why != NULL && why_len > 0)
-            snprintf(why, why_len, "cannot open: %s", strerror(errno));
-        return MT_ERR_IO;
-    }
-    e = mt_audit_verify_fd(fd, lines, NULL, bad_line, why, why_len);
-    close(fd);
-    return e;
-}
-
-/* ---- writing ---- */
 
 mt_err
 mt_audit_open_why(const char *path, struct mt_audit **out, char *why, size_t why_len)
@@ -264,7 +93,8 @@ mt_audit_open_why(const char *path, struct mt_audit **out, char *why, size_t why
     mt_err e;
     int fd;
 
-    set_why(why, why_len, "");
+    if (why != NULL && why_len > 0)
+        why[0] = '\0';
     MT_ENSURE(path != NULL && out != NULL, MT_ERR_ARG);
     fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -273,7 +103,8 @@ mt_audit_open_why(const char *path, struct mt_audit **out, char *why, size_t why
         return MT_ERR_IO;
     }
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        set_why(why, why_len, "not a regular file");
+        if (why != NULL && why_len > 0)
+            snprintf(why, why_len, "%s is not a regular file", path);
         e = MT_ERR_IO;
         goto out;
     }
@@ -298,12 +129,8 @@ mt_audit_open_why(const char *path, struct mt_audit **out, char *why, size_t why
     a->size = (uint64_t)end;
     a->synced = a->size;
     a->seq = lines;
-    MT_ENSURE_GOTO(pthread_cond_init(&a->synced_cv, NULL) == 0, MT_ERR_INTERNAL, e, out);
-    if (pthread_mutex_init(&a->mu, NULL) != 0) {
-        pthread_cond_destroy(&a->synced_cv);
-        e = MT_ERR_INTERNAL;
-        goto out;
-    }
+    a->wanted = a->size;
+    MT_GUARD_GOTO(start_syncer(a), e, out);
     *out = a;
     a = NULL;
     fd = -1;
@@ -406,51 +233,127 @@ render_line(const struct mt_audit *a, const char *rec, size_t rec_len, char **ou
 }
 
 /*
- * Group commit: return once an fsync that began after the first `upto`
- * bytes were written has succeeded.  Whoever finds no fsync running starts
- * one covering everything written so far; appends that arrive meanwhile
- * wait and are covered by the next, so concurrent requests share fsyncs
- * instead of queueing one each behind the lock.  Called and returns with
- * a->mu held.
+ * Take the waiters an fsync has settled: all of them when the log failed,
+ * else those whose bytes are now durable.  Called with a->mu held.
  */
-static mt_err
-wait_durable(struct mt_audit *a, uint64_t upto)
+static struct mt_audit_waiter *
+take_settled(struct mt_audit *a)
 {
-    uint64_t target;
+    struct mt_audit_waiter **pp = &a->waiters, *w, *done = NULL, **tail = &done;
+
+    while ((w = *pp) != NULL) {
+        if (a->failed || w->upto <= a->synced) {
+            *pp = w->next;
+            w->next = NULL;
+            *tail = w;
+            tail = &w->next;
+        } else {
+            pp = &w->next;
+        }
+    }
+    return done;
+}
+
+static uint64_t
+monotonic_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * Let at least interval_us pass since the last fsync began (commit delay):
+ * an fsync costs the same for one line as for twenty, mostly in the kernel
+ * and the block device, so under load fewer, larger batches leave more CPU
+ * for requests.  An idle log is not delayed: the first line after a pause
+ * is synced at once.  Called and returns with a->mu held.
+ */
+static void
+pace(struct mt_audit *a, uint64_t *last_start)
+{
+    uint64_t now = monotonic_us(), d;
+    struct timespec ts;
+
+    if (*last_start != 0 && now < *last_start + a->interval_us) {
+        d = *last_start + a->interval_us - now;
+        ts.tv_sec = (time_t)(d / 1000000u);
+        ts.tv_nsec = (long)(d % 1000000u) * 1000;
+        pthread_mutex_unlock(&a->mu);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+        pthread_mutex_lock(&a->mu);
+        now = monotonic_us();
+    }
+    *last_start = now;
+}
+
+/*
+ * The syncer: while anyone waits for bytes not yet durable, fsync everything
+ * written so far (appends that land during an fsync are covered by the
+ * next), then wake the blocked waiters and call the registered ones, in the
+ * order they registered.  A failed fsync fails every waiter, present and
+ * future: the kernel may have dropped the dirty pages and the error with
+ * them, so a later fsync's success would prove nothing.
+ */
+static void *
+syncer_main(void *arg)
+{
+    struct mt_audit *a = arg;
+    struct mt_audit_waiter *done, *next;
+    uint64_t target, last_start = 0;
+    mt_err e;
     int rc;
 
-    while (a->synced < upto && !a->failed) {
-        if (a->syncing) {
-            pthread_cond_wait(&a->synced_cv, &a->mu);
-            continue;
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->stop && (a->failed || a->wanted <= a->synced))
+            pthread_cond_wait(&a->work_cv, &a->mu);
+        if (a->stop && (a->failed || a->wanted <= a->synced) && a->waiters == NULL)
+            break;
+        if (!a->failed && a->wanted > a->synced) {
+            if (a->interval_us > 0 && !a->stop)
+                pace(a, &last_start);
+            target = a->size;
+            pthread_mutex_unlock(&a->mu);
+            rc = fsync(a->fd);
+            pthread_mutex_lock(&a->mu);
+            if (rc != 0)
+                a->failed = 1;
+            else if (target > a->synced)
+                a->synced = target;
+            pthread_cond_broadcast(&a->synced_cv);
         }
-        target = a->size;
-        a->syncing = 1;
+        done = take_settled(a);
+        if (done == NULL)
+            continue;
+        e = a->failed ? MT_ERR_IO : MT_OK;
+        a->running_callbacks = 1;
         pthread_mutex_unlock(&a->mu);
-        rc = fsync(a->fd);
+        for (; done != NULL; done = next) {
+            next = done->next; /* done may be gone once its callback returns */
+            done->done(done->arg, e);
+        }
         pthread_mutex_lock(&a->mu);
-        a->syncing = 0;
-        /* A failed fsync: the lines may or may not be on disk (and the kernel may have dropped
-         * the error), so nothing after it can be trusted either. */
-        if (rc != 0)
-            a->failed = 1;
-        else if (target > a->synced)
-            a->synced = target;
-        pthread_cond_broadcast(&a->synced_cv);
+        a->running_callbacks = 0;
+        pthread_cond_broadcast(&a->idle_cv);
     }
-    return a->synced >= upto ? MT_OK : MT_ERR_IO;
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
 }
 
 mt_err
-mt_audit_append(struct mt_audit *a, const json_t *record)
+mt_audit_write(struct mt_audit *a, const json_t *record, uint64_t *upto)
 {
     uint8_t hash[32];
+    unsigned int hl = 32;
     char *line = NULL, *rec = NULL;
     size_t n = 0, rec_len = 0;
     ssize_t w;
     mt_err e;
 
-    MT_ENSURE(a != NULL && json_is_object(record), MT_ERR_ARG);
+    MT_ENSURE(a != NULL && json_is_object(record) && upto != NULL, MT_ERR_ARG);
     MT_ENSURE(json_object_get(record, "seq") == NULL && json_object_get(record, "prev") == NULL,
               MT_ERR_ARG);
     MT_GUARD(check_members(record, 0));
@@ -460,7 +363,8 @@ mt_audit_append(struct mt_audit *a, const json_t *record)
     MT_ENSURE_GOTO(!a->failed, MT_ERR_IO, e, out);
     MT_GUARD_GOTO(render_line(a, rec, rec_len, &line, &n), e, out);
     MT_ENSURE_GOTO(a->size + n <= MT_AUDIT_MAX_FILE, MT_ERR_TOO_LARGE, e, out);
-    MT_GUARD_GOTO(sha256(line, n, hash), e, out);
+    MT_ENSURE_GOTO(EVP_Digest(line, n, hash, &hl, EVP_sha256(), NULL) == 1 && hl == 32,
+                   MT_ERR_CRYPTO, e, out);
     do
         w = write(a->fd, line, n);
     while (w < 0 && errno == EINTR);
@@ -474,12 +378,125 @@ mt_audit_append(struct mt_audit *a, const json_t *record)
     a->seq++;
     a->size += n;
     memcpy(a->last, hash, 32);
-    e = wait_durable(a, a->size);
+    *upto = a->size;
+    e = MT_OK;
 out:
     pthread_mutex_unlock(&a->mu);
     mt_free(line);
     mt_free_libc(rec);
     return e;
+}
+
+/* Ask the syncer for the first upto bytes.  Called with a->mu held. */
+static void
+want(struct mt_audit *a, uint64_t upto)
+{
+    if (upto > a->wanted) {
+        a->wanted = upto;
+        pthread_cond_signal(&a->work_cv);
+    }
+}
+
+mt_err
+mt_audit_wait(struct mt_audit *a, uint64_t upto)
+{
+    mt_err e;
+
+    MT_ENSURE(a != NULL, MT_ERR_ARG);
+    pthread_mutex_lock(&a->mu);
+    if (upto > a->size) { /* bytes never written would never become durable */
+        pthread_mutex_unlock(&a->mu);
+        return MT_ERR_ARG;
+    }
+    want(a, upto);
+    while (a->synced < upto && !a->failed)
+        pthread_cond_wait(&a->synced_cv, &a->mu);
+    e = a->synced >= upto ? MT_OK : MT_ERR_IO;
+    pthread_mutex_unlock(&a->mu);
+    return e;
+}
+
+int
+mt_audit_durable(struct mt_audit *a, uint64_t upto)
+{
+    int r;
+
+    pthread_mutex_lock(&a->mu);
+    r = a->synced >= upto ? 1 : (a->failed ? -1 : 0);
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+int
+mt_audit_notify(struct mt_audit *a, struct mt_audit_waiter *w, uint64_t upto,
+                void (*done)(void *arg, mt_err e), void *arg)
+{
+    mt_err now;
+
+    pthread_mutex_lock(&a->mu);
+    if (a->refuse_notify || upto > a->size) {
+        pthread_mutex_unlock(&a->mu);
+        return 0;
+    }
+    w->upto = upto;
+    w->done = done;
+    w->arg = arg;
+    w->next = NULL;
+    if (a->synced < upto && !a->failed) {
+        struct mt_audit_waiter **pp = &a->waiters;
+
+        while (*pp != NULL) /* FIFO: callbacks run in the order of registration */
+            pp = &(*pp)->next;
+        *pp = w;
+        want(a, upto);
+        pthread_mutex_unlock(&a->mu);
+        return 1;
+    }
+    /* Settled already (durable, or the log failed): answer at once, from this thread. */
+    now = a->synced >= upto ? MT_OK : MT_ERR_IO;
+    pthread_mutex_unlock(&a->mu);
+    done(arg, now);
+    return 1;
+}
+
+void
+mt_audit_set_sync_interval(struct mt_audit *a, uint32_t us)
+{
+    pthread_mutex_lock(&a->mu);
+    a->interval_us = us;
+    pthread_mutex_unlock(&a->mu);
+}
+
+int
+mt_audit_failed(struct mt_audit *a)
+{
+    int r;
+
+    pthread_mutex_lock(&a->mu);
+    r = a->failed;
+    pthread_mutex_unlock(&a->mu);
+    return r;
+}
+
+void
+mt_audit_quiesce(struct mt_audit *a)
+{
+    if (a == NULL)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->refuse_notify = 1;
+    while (a->waiters != NULL || a->running_callbacks)
+        pthread_cond_wait(&a->idle_cv, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+}
+
+mt_err
+mt_audit_append(struct mt_audit *a, const json_t *record)
+{
+    uint64_t upto;
+
+    MT_GUARD(mt_audit_write(a, record, &upto));
+    return mt_audit_wait(a, upto);
 }
 
 void
@@ -498,7 +515,17 @@ mt_audit_close(struct mt_audit *a)
 {
     if (a == NULL)
         return;
+    /* The syncer settles every registered waiter before it exits. */
+    pthread_mutex_lock(&a->mu);
+    a->stop = 1;
+    if (a->waiters != NULL)
+        want(a, a->size);
+    pthread_cond_signal(&a->work_cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->syncer, NULL);
     close(a->fd);
+    pthread_cond_destroy(&a->idle_cv);
+    pthread_cond_destroy(&a->work_cv);
     pthread_cond_destroy(&a->synced_cv);
     pthread_mutex_destroy(&a->mu);
     mt_free(a);

@@ -83,9 +83,10 @@ MT_WUR mt_err mt_audit_open_why(const char *path, struct mt_audit **out, char *w
  * Append one record: record must be a JSON object without "seq", "prev" or
  * any forbidden member (MT_ERR_ARG); the line "seq","prev",<record's
  * members in order> must fit MT_AUDIT_MAX_LINE (MT_ERR_TOO_LARGE).  The line
- * is written with one write(2) and fsync'd before this returns MT_OK;
- * concurrent appends share fsyncs (group commit), so the lines of several
- * requests become durable together and each returns once its own is.
+ * is written with one write(2) and fsync'd before this returns MT_OK
+ * (mt_audit_write, then mt_audit_wait); concurrent appends share fsyncs
+ * (group commit), so the lines of several requests become durable together
+ * and each returns once its own is.
  *
  * On an I/O error (MT_ERR_IO) the handle refuses every later append: a
  * partial line is cut off again when possible, but after a failed fsync
@@ -94,10 +95,66 @@ MT_WUR mt_err mt_audit_open_why(const char *path, struct mt_audit **out, char *w
  */
 MT_WUR mt_err mt_audit_append(struct mt_audit *a, const json_t *record);
 
+/*
+ * The two halves of mt_audit_append, for callers that must not block on the
+ * disk (the KMS's HTTP workers).  mt_audit_write appends the line (same
+ * rules and errors) without waiting and sets *upto to the file size after
+ * it: the line is durable once the first *upto bytes are.  mt_audit_wait
+ * blocks until they are (MT_OK) or an fsync failed (MT_ERR_IO; MT_ERR_ARG
+ * for bytes never written).
+ */
+MT_WUR mt_err mt_audit_write(struct mt_audit *a, const json_t *record, uint64_t *upto);
+MT_WUR mt_err mt_audit_wait(struct mt_audit *a, uint64_t upto);
+
+/* 1 when the first upto bytes are durable, -1 when they never will be (failed), else 0. */
+int mt_audit_durable(struct mt_audit *a, uint64_t upto);
+
+/*
+ * Call done(arg, MT_OK) once the first upto bytes are durable, or
+ * done(arg, MT_ERR_IO) when an fsync failed.  Returns 1 when done will be
+ * called exactly once: from the log's syncer thread, or from this thread
+ * before this returns when the answer is already known.  Returns 0, and
+ * never calls done, after mt_audit_quiesce or for bytes never written: the
+ * caller then uses mt_audit_wait.  w is the caller's storage and must stay
+ * valid until done has been called; done must not call back into a.
+ * Callbacks run in the order of registration.
+ */
+struct mt_audit_waiter {
+    uint64_t upto;
+    void (*done)(void *arg, mt_err e);
+    void *arg;
+    struct mt_audit_waiter *next;
+};
+int mt_audit_notify(struct mt_audit *a, struct mt_audit_waiter *w, uint64_t upto,
+                    void (*done)(void *arg, mt_err e), void *arg);
+
+/*
+ * Least time between the starts of two fsyncs (0, the default: none).
+ * Under load, lines written meanwhile wait for the next fsync together, so
+ * fewer fsyncs serve the same decisions; a line written after a pause
+ * longer than us is synced at once.  Each line's wait grows by up to us.
+ */
+void mt_audit_set_sync_interval(struct mt_audit *a, uint32_t us);
+
+/* 1 after an I/O error: the handle refuses appends until reopened. */
+int mt_audit_failed(struct mt_audit *a);
+
+/*
+ * Refuse further mt_audit_notify (it returns 0) and return once every
+ * registered callback has run: after this, no callback can reach the
+ * caller's objects (the KMS calls it before stopping its HTTP daemons,
+ * whose suspended connections the callbacks resume).  NULL-safe.
+ */
+void mt_audit_quiesce(struct mt_audit *a);
+
 /* Number of lines and hash of the last (64 zeros for an empty log). */
 void mt_audit_last(struct mt_audit *a, uint64_t *seq, char hash_hex[65]);
 
-/* Close (the fd, the lock).  NULL-safe. */
+/*
+ * Close (the syncer thread, the fd, the lock).  Registered callbacks are
+ * called first (after a final fsync).  No other call may be running.
+ * NULL-safe.
+ */
 void mt_audit_close(struct mt_audit *a);
 
 /*
