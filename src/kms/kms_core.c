@@ -12,6 +12,7 @@
 #include "policy/policy.h"
 #include "util/mt_alloc.h"
 #include "util/mt_file.h"
+#include "util/mt_json_dump.h"
 #include "util/mt_limits.h"
 
 void
@@ -19,7 +20,7 @@ mt_kms_log(const char *level, const char *msg, const json_t *fields)
 {
     struct mt_clock c = mt_clock_system();
     json_t *o;
-    char t[21], *text;
+    char t[21], *text = NULL;
 
     mt_rfc3339_format(mt_clock_now(&c), t);
     o = json_pack("{s:s,s:s,s:s,s:s}", "time", t, "level", level, "service", "mero-kms", "msg",
@@ -28,10 +29,9 @@ mt_kms_log(const char *level, const char *msg, const json_t *fields)
         return;
     if (fields != NULL)
         json_object_update(o, (json_t *)fields);
-    text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (text != NULL)
+    if (mt_json_dumps(o, 0, &text, NULL) == MT_OK)
         fprintf(stderr, "%s\n", text);
-    mt_free_libc(text);
+    mt_free(text);
     json_decref(o);
 }
 

@@ -5,39 +5,19 @@
 #include <openssl/crypto.h>
 
 #include "util/mt_alloc.h"
-
-static mt_err
-set_body(struct mt_kms_response *rs, char *text, int from_libc)
-{
-    size_t n = strlen(text);
-
-    rs->body = mt_malloc(n + 1);
-    if (rs->body == NULL) {
-        if (from_libc) {
-            OPENSSL_cleanse(text, n);
-            mt_free_libc(text);
-        }
-        return MT_ERR_NOMEM;
-    }
-    memcpy(rs->body, text, n + 1);
-    rs->body_len = n;
-    if (from_libc) {
-        /* jansson's copy: wipe it, the body may hold a key. */
-        OPENSSL_cleanse(text, n);
-        mt_free_libc(text);
-    }
-    return MT_OK;
-}
+#include "util/mt_json_dump.h"
 
 mt_err
 mt_kms_reply_json(struct mt_kms_response *rs, unsigned status, const json_t *o)
 {
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-    MT_ENSURE(text != NULL, MT_ERR_NOMEM);
+    /*
+     * One exact-size allocation (mt_json_dumps): a body holding a key has
+     * no other copy to wipe, and mt_kms_response_free wipes this one.
+     */
+    MT_GUARD(mt_json_dumps(o, 0, &rs->body, &rs->body_len));
     rs->status = status;
     rs->content_type = "application/json";
-    return set_body(rs, text, 1);
+    return MT_OK;
 }
 
 mt_err

@@ -15,6 +15,7 @@
 
 #include "util/mt_alloc.h"
 #include "util/mt_hex.h"
+#include "util/mt_json_dump.h"
 
 /*
  * Appending to the audit log (audit.h).  Durability is group commit by one
@@ -182,14 +183,13 @@ check_members(const json_t *v, int depth)
 static mt_err
 dump_record(const json_t *record, char **out, size_t *out_len)
 {
-    char *text = json_dumps(record, JSON_COMPACT | JSON_ENSURE_ASCII);
-    size_t n;
+    char *text = NULL;
+    size_t n = 0;
 
-    MT_ENSURE(text != NULL, MT_ERR_NOMEM);
-    n = strlen(text);
-    /* json_dumps of an object: "{}" or "{...}" */
+    MT_GUARD(mt_json_dumps(record, JSON_ENSURE_ASCII, &text, &n));
+    /* an object: "{}" or "{...}" */
     if (n < 2 || text[0] != '{' || text[n - 1] != '}') {
-        mt_free_libc(text);
+        mt_free(text);
         return MT_ERR_INTERNAL;
     }
     *out = text;
@@ -383,7 +383,7 @@ mt_audit_write(struct mt_audit *a, const json_t *record, uint64_t *upto)
 out:
     pthread_mutex_unlock(&a->mu);
     mt_free(line);
-    mt_free_libc(rec);
+    mt_free(rec);
     return e;
 }
 
