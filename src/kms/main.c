@@ -13,6 +13,13 @@
 #include "kms/kms.h"
 #include "kms/kms_http.h"
 #include "pccs/pccs.h"
+#include "util/mt_secret.h"
+
+/*
+ * OpenSSL's secure heap (a power of two): 64 KiB holds 2048 keys in flight
+ * at once, more than the connection limit; a full heap falls back to pages.
+ */
+#define MT_KMS_SECURE_HEAP_BYTES (64u * 1024u)
 
 static int
 fatal(const char *msg, const char *why)
@@ -35,7 +42,7 @@ main(void)
     json_t *f;
     long cpus;
     unsigned workers;
-    int sig, rc = 1;
+    int sig, rc = 1, secure_heap = 0;
     mt_err e;
 
     sigemptyset(&set);
@@ -45,6 +52,15 @@ main(void)
     signal(SIGPIPE, SIG_IGN);
     if (mt_pccs_global_init() != MT_OK)
         return fatal("cannot initialise libcurl", "");
+    /*
+     * Keys in OpenSSL's secure heap: locked and out of core dumps once, for
+     * every request (mt_secret.h).  Without it each key locks its own page.
+     */
+    if (mt_secret_heap_init(MT_KMS_SECURE_HEAP_BYTES, &secure_heap) != MT_OK || !secure_heap)
+        mt_kms_log("warning",
+                   "secure heap not locked (RLIMIT_MEMLOCK or CAP_IPC_LOCK?): each key locks "
+                   "its own page instead",
+                   NULL);
     e = mt_kms_config_load(mt_env_getenv, NULL, &cfg, why, sizeof(why));
     if (e != MT_OK)
         return fatal("invalid configuration", why);

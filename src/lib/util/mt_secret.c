@@ -18,6 +18,41 @@ page_size(void)
     return ps > 0 ? (size_t)ps : 4096u;
 }
 
+/* Set once by mt_secret_heap_init, before other threads exist; read-only afterwards. */
+static int heap_protected;
+
+mt_err
+mt_secret_heap_init(size_t heap_bytes, int *protected_)
+{
+    int r;
+
+    *protected_ = 0;
+    /* Both must be powers of two; the smallest unit holds a 32-byte key. */
+    r = CRYPTO_secure_malloc_init(heap_bytes, 32);
+    MT_ENSURE(r != 0, MT_ERR_CRYPTO);
+    heap_protected = r == 1; /* 2: made, but mlock or madvise failed */
+    *protected_ = heap_protected;
+    return MT_OK;
+}
+
+/* From the secure heap when it is protected and has room; 0 otherwise. */
+static int
+secure_heap_new(size_t len, struct mt_secret *out)
+{
+    uint8_t *p;
+
+    if (!heap_protected || len > MT_SECRET_HEAP_MAX_ITEM)
+        return 0;
+    p = CRYPTO_secure_zalloc(len, NULL, 0);
+    if (p == NULL)
+        return 0;
+    memset(out, 0, sizeof(*out));
+    out->p = p;
+    out->len = len;
+    out->flags = MT_SECRET_LOCKED | MT_SECRET_NODUMP | MT_SECRET_SECURE_HEAP;
+    return 1;
+}
+
 mt_err
 mt_secret_new(size_t len, struct mt_secret *out)
 {
@@ -27,6 +62,8 @@ mt_secret_new(size_t len, struct mt_secret *out)
 
     MT_ENSURE(out != NULL && len > 0, MT_ERR_ARG);
     MT_ENSURE(len <= MT_SECRET_MAX, MT_ERR_TOO_LARGE);
+    if (secure_heap_new(len, out))
+        return MT_OK;
     span = (len + ps - 1) / ps * ps;
     /*
      * One spare page lets p start on a page boundary inside the block, so
@@ -58,7 +95,9 @@ mt_secret_free(struct mt_secret *s)
 {
     if (s == NULL)
         return;
-    if (s->p != NULL) {
+    if (s->p != NULL && (s->flags & MT_SECRET_SECURE_HEAP)) {
+        CRYPTO_secure_clear_free(s->p, s->len, NULL, 0);
+    } else if (s->p != NULL) {
         OPENSSL_cleanse(s->p, s->span_);
         if (s->flags & MT_SECRET_LOCKED)
             (void)munlock(s->p, s->span_);
