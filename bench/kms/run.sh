@@ -7,9 +7,10 @@
 # (its dstack socket gives the quotes) with the PCCS of the simulator's test
 # PKI, a simulator for the KMS's own TD (the startup profile event), and
 # mero-kms with the local key provider and a policy that admits that node.
-# The KMS runs as its own process with its default thread pool (one thread
-# per online CPU), so the server and the load generator share the machine
-# as they would on a 2-core host; the bench reports who used the CPU.
+# The KMS runs as its own process with its default workers (HTTP_WORKERS:
+# two per online CPU) and audit pacing (AUDIT_SYNC_INTERVAL_US), so the
+# server and the load generator share the machine as they would on a 2-core
+# host; the bench reports who used the CPU.
 #
 # --audit disk (default) keeps the audit log on the checkout's file system,
 # so every /get-key pays a real fsync; --audit tmpfs puts it in /dev/shm,
