@@ -5,36 +5,20 @@
  * a grant into 503 audit_unavailable with no key and /ready into 503, and
  * stopping the KMS with answers still waiting settles them first.
  *
- * fsync is this file's own (the executable's definition wins over libc's
- * for the KMS linked into it): it counts calls and fails with EIO on demand.
+ * fsync is this program's own (fsync_fault.h): it counts calls and fails
+ * with EIO on demand, for the KMS linked into it too.
  */
 #include "mt_testlib.h"
+#include "fsync_fault.h"
 #include "kms_fixture.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
 #include "util/mt_alloc.h"
-
-static atomic_int fsync_calls;
-static atomic_int fsync_fails;
-
-int
-fsync(int fd)
-{
-    atomic_fetch_add(&fsync_calls, 1);
-    if (atomic_load(&fsync_fails)) {
-        errno = EIO;
-        return -1;
-    }
-    return (int)syscall(SYS_fsync, fd);
-}
 
 struct request {
     const struct kms_fixture *f;

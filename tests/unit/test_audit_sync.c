@@ -4,14 +4,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -19,6 +16,7 @@
 #include "audit/audit.h"
 
 #include "mt_testlib.h"
+#include "fsync_fault.h"
 
 /*
  * The audit log's durability (audit/audit.h): mt_audit_write and
@@ -27,24 +25,9 @@
  * and mt_audit_close settling every callback, and a failing fsync failing
  * every waiter and every later append.
  *
- * fsync is this file's own (the executable's definition wins over libc's
- * for the library linked into it): it counts calls and fails with EIO on
- * demand, and otherwise makes the real system call.
+ * fsync is this program's own (fsync_fault.h): it counts calls and fails
+ * with EIO on demand.
  */
-
-static atomic_int fsync_calls;
-static atomic_int fsync_fails;
-
-int
-fsync(int fd)
-{
-    atomic_fetch_add(&fsync_calls, 1);
-    if (atomic_load(&fsync_fails)) {
-        errno = EIO;
-        return -1;
-    }
-    return (int)syscall(SYS_fsync, fd);
-}
 
 static char tmp_root[256];
 static unsigned file_serial;
@@ -53,18 +36,14 @@ static int
 group_setup(void **state)
 {
     (void)state;
-    snprintf(tmp_root, sizeof(tmp_root), "/tmp/mt-audit-sync-XXXXXX");
-    return mkdtemp(tmp_root) == NULL ? -1 : 0;
+    return mt_test_mkdtemp(tmp_root, sizeof(tmp_root), "mt-audit-sync");
 }
 
 static int
 group_teardown(void **state)
 {
-    char cmd[320];
-
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
-    return system(cmd) == 0 ? 0 : -1;
+    return mt_test_rm_rf(tmp_root);
 }
 
 static struct mt_audit *
