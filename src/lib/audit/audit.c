@@ -290,6 +290,26 @@ pace(struct mt_audit *a, uint64_t *last_start)
 }
 
 /*
+ * The log is in doubt (a failed fsync, or a partial line that could not be
+ * cut off): wake everyone who waits, blocked or registered, to fail them.
+ * Called with a->mu held.
+ */
+static void
+fail_locked(struct mt_audit *a)
+{
+    a->failed = 1;
+    pthread_cond_broadcast(&a->synced_cv);
+    pthread_cond_signal(&a->work_cv);
+}
+
+/* Something for the syncer: bytes wanted but not durable, or waiters to fail.  a->mu held. */
+static int
+has_work(const struct mt_audit *a)
+{
+    return a->failed ? a->waiters != NULL : a->wanted > a->synced;
+}
+
+/*
  * The syncer: while anyone waits for bytes not yet durable, fsync everything
  * written so far (appends that land during an fsync are covered by the
  * next), then wake the blocked waiters and call the registered ones, in the
@@ -308,9 +328,9 @@ syncer_main(void *arg)
 
     pthread_mutex_lock(&a->mu);
     for (;;) {
-        while (!a->stop && (a->failed || a->wanted <= a->synced))
+        while (!a->stop && !has_work(a))
             pthread_cond_wait(&a->work_cv, &a->mu);
-        if (a->stop && (a->failed || a->wanted <= a->synced) && a->waiters == NULL)
+        if (a->stop && !has_work(a))
             break;
         if (!a->failed && a->wanted > a->synced) {
             if (a->interval_us > 0 && !a->stop)
@@ -320,7 +340,7 @@ syncer_main(void *arg)
             rc = fsync(a->fd);
             pthread_mutex_lock(&a->mu);
             if (rc != 0)
-                a->failed = 1;
+                fail_locked(a);
             else if (target > a->synced)
                 a->synced = target;
             pthread_cond_broadcast(&a->synced_cv);
@@ -371,7 +391,7 @@ mt_audit_write(struct mt_audit *a, const json_t *record, uint64_t *upto)
     if (w != (ssize_t)n) {
         /* Take a partial line back; if that fails too the file is in doubt. */
         if (w > 0 && ftruncate(a->fd, (off_t)a->size) != 0)
-            a->failed = 1;
+            fail_locked(a);
         e = MT_ERR_IO;
         goto out;
     }
