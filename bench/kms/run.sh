@@ -15,6 +15,11 @@
 # --audit disk (default) keeps the audit log on the checkout's file system,
 # so every /get-key pays a real fsync; --audit tmpfs puts it in /dev/shm,
 # where fsync is nearly free, to show how much of the cost is the disk.
+# The KMS's stderr (a JSON line per request) goes to /dev/shm either way,
+# as a deployment's goes to journald: on ext4 (data=ordered) every fsync of
+# the audit log also writes out the new data of other files on the same
+# file system, and a request log there stalled audit fsyncs for 35-90 ms
+# (bench/README.md, "Where the request log goes").
 # MERO_KMS=PATH runs another mero-kms build (to compare a change).
 # Everything is stopped (by pid) when the script exits.
 set -euo pipefail
@@ -41,8 +46,9 @@ fi
 cmake --build build -j"$(nproc)" --target mero-kms mero-tee-sim mero-tee mero-kms-bench >/dev/null
 
 dir=$(mktemp -d /tmp/mt-kms-bench-XXXXXX)
+shm_dir=$(mktemp -d /dev/shm/mt-kms-bench-XXXXXX)
 if [ "$audit" = tmpfs ]; then
-    audit_dir=$(mktemp -d /dev/shm/mt-kms-bench-XXXXXX)
+    audit_dir=$shm_dir
 else
     audit_dir=$dir
 fi
@@ -55,8 +61,7 @@ cleanup() {
     for pid in "${pids[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    rm -rf "$dir"
-    [ "$audit_dir" = "$dir" ] || rm -rf "$audit_dir"
+    rm -rf "$dir" "$shm_dir"
 }
 trap cleanup EXIT
 
@@ -67,7 +72,7 @@ wait_for() {
         sleep 0.1
     done
     echo "run.sh: $what did not come up; logs:" >&2
-    tail -n 5 "$dir"/*.log >&2 || true
+    tail -n 5 "$dir"/*.log "$shm_dir"/*.log >&2 || true
     exit 1
 }
 
@@ -107,12 +112,12 @@ env LISTEN_ADDR="127.0.0.1:$kms_port" \
     ALLOWED_TCB_STATUSES=uptodate \
     ALLOWED_MRTD="$MRTD" ALLOWED_RTMR0="$RTMR0" ALLOWED_RTMR1="$RTMR1" \
     ALLOWED_RTMR2="$RTMR2" ALLOWED_RTMR3="$RTMR3" \
-    "${MERO_KMS:-build/mero-kms}" >"$dir/kms.log" 2>&1 &
+    "${MERO_KMS:-build/mero-kms}" >"$shm_dir/kms.log" 2>&1 &
 kms_pid=$!
 pids+=("$kms_pid")
 wait_for "mero-kms" "curl -sf 'http://127.0.0.1:$kms_port/health'"
 
 audit_fs=$(df -T "$audit_dir" | awk 'NR == 2 { print $2 }')
-echo "setup: kms=${MERO_KMS:-build/mero-kms} kms_pid=$kms_pid audit_log=$audit_dir/audit.jsonl audit_fs=$audit_fs nproc=$(nproc)"
+echo "setup: kms=${MERO_KMS:-build/mero-kms} kms_pid=$kms_pid audit_log=$audit_dir/audit.jsonl audit_fs=$audit_fs kms_log=$shm_dir/kms.log nproc=$(nproc)"
 build/bench/mero-kms-bench --kms "http://127.0.0.1:$kms_port" --node-socket "$dir/node.sock" \
     --kms-pid "$kms_pid" "$@"
