@@ -205,29 +205,18 @@ mt_kms_handle_start(struct mt_kms *k, const struct mt_kms_request *rq, struct mt
 mt_err
 mt_kms_handle_finish(struct mt_kms *k, struct mt_kms_response *rs, mt_err durable)
 {
-    struct mt_kms_response failed;
     unsigned cls;
-    size_t i;
 
     if (durable != MT_OK) {
         mt_kms_log("error", "audit log fsync failed: the decision may not be recorded", NULL);
         if (rs->secret) {
-            /* Not recorded, not released: the reply becomes 503 audit_unavailable. */
-            memset(&failed, 0, sizeof(failed));
-            if (mt_kms_reply_error(&failed, MT_ERR_AUDIT_UNAVAILABLE, "audit log fsync failed") !=
-                MT_OK) {
-                mt_kms_response_free(rs);
-                return MT_ERR_NOMEM;
-            }
-            failed.route = rs->route;
-            failed.t0 = rs->t0;
-            failed.num_headers = rs->num_headers;
-            for (i = 0; i < rs->num_headers; i++) {
-                failed.header_name[i] = rs->header_name[i];
-                memcpy(failed.header_value[i], rs->header_value[i], sizeof(failed.header_value[i]));
-            }
+            /*
+             * Not recorded, not released: the key-carrying body is wiped and the
+             * reply becomes 503 audit_unavailable (route, timing and CORS headers kept).
+             */
             mt_kms_response_free(rs);
-            *rs = failed;
+            rs->secret = 0;
+            MT_GUARD(mt_kms_reply_error(rs, MT_ERR_AUDIT_UNAVAILABLE, "audit log fsync failed"));
         }
     } else if (rs->secret) {
         atomic_fetch_add(&k->metrics.keys_released, 1);

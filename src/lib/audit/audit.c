@@ -16,6 +16,7 @@
 #include "util/mt_alloc.h"
 #include "util/mt_hex.h"
 #include "util/mt_json_dump.h"
+#include "util/mt_time.h"
 
 /*
  * Appending to the audit log (audit.h).  Durability is group commit by one
@@ -254,15 +255,6 @@ take_settled(struct mt_audit *a)
     return done;
 }
 
-static uint64_t
-monotonic_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /*
  * Let at least interval_us pass since the last fsync began (commit delay):
  * an fsync costs the same for one line as for twenty, mostly in the kernel
@@ -273,7 +265,7 @@ monotonic_us(void)
 static void
 pace(struct mt_audit *a, uint64_t *last_start)
 {
-    uint64_t now = monotonic_us(), d;
+    uint64_t now = mt_monotonic_us(), d;
     struct timespec ts;
 
     if (*last_start != 0 && now < *last_start + a->interval_us) {
@@ -284,7 +276,7 @@ pace(struct mt_audit *a, uint64_t *last_start)
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
             ;
         pthread_mutex_lock(&a->mu);
-        now = monotonic_us();
+        now = mt_monotonic_us();
     }
     *last_start = now;
 }
